@@ -1,0 +1,17 @@
+"""k-nearest neighbours, the first model of the original prototype."""
+
+from models import Categorical, Int, ModelSpec
+
+MODEL = ModelSpec(
+    name="knn",
+    aliases=("kneighbors",),
+    summary="k-nearest neighbours classifier",
+    estimator="sklearn.neighbors:KNeighborsClassifier",
+    params=(
+        Int("n_neighbors", default=5, search=(1, 50), minimum=1, help="Neighbours that vote."),
+        Categorical("weights", default="uniform", choices=("uniform", "distance"), help="How votes are weighted."),
+        Categorical("p", default=2, choices=(1, 2), help="Minkowski power: 1 Manhattan, 2 Euclidean."),
+    ),
+    # A fitted kNN keeps its search tree; MLflow's skops format must trust it.
+    skops_trusted_types=("sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree"),
+)

@@ -1,0 +1,27 @@
+"""Random forest, the second model of the original prototype."""
+
+from models import Categorical, Int, ModelSpec
+
+MODEL = ModelSpec(
+    name="random-forest",
+    aliases=("rf", "random_forest", "randomforest"),
+    summary="random forest classifier",
+    estimator="sklearn.ensemble:RandomForestClassifier",
+    params=(
+        Int("n_estimators", default=20, search=(10, 500), minimum=1, log=True, help="Trees in the forest."),
+        Int(
+            "max_depth", default=3, search=(2, 32), minimum=1, log=True, nullable=True,
+            none_means="unlimited", help="Deepest a tree may grow.",
+        ),
+        Int("min_samples_split", default=2, search=(2, 20), minimum=2, help="Samples needed to split a node."),
+        Int("min_samples_leaf", default=1, search=(1, 20), minimum=1, help="Samples a leaf must keep."),
+        Categorical(
+            "max_features", default="sqrt", choices=("sqrt", "log2", None),
+            help="Features tried per split (none = all).",
+        ),
+        Categorical("criterion", default="gini", choices=("gini", "entropy", "log_loss"), help="Split quality measure."),
+    ),
+    seed_param="random_state",
+    # A fitted forest is made of trees; MLflow's skops format must trust them.
+    skops_trusted_types=("sklearn.tree._tree.Tree",),
+)

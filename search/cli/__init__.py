@@ -1,0 +1,62 @@
+"""The ``search`` command line.
+
+Only Typer is imported here: MLflow, Optuna and scikit-learn are imported by
+the commands that use them, so ``search --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from search.cli._inspect import best, models, trials
+from search.cli._output import error_line
+from search.cli._run import run_app
+from search.cli._study import study
+from search.cli._ui import ui
+
+app = typer.Typer(
+    name="search",
+    help="Hyperparameter search for scikit-learn models with Optuna, every trial tracked in MLflow.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(models)
+app.command()(study)
+app.command()(best)
+app.command()(trials)
+app.command()(ui)
+app.add_typer(run_app, name="run")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every error a user can cause ends in one line on stderr and an exit code."""
+    from models import ParamError
+    from search.errors import SearchError
+
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # its INFO lines are noise on a CLI
+    try:
+        result = typer.main.get_command(app).main(args=argv, prog_name="search", standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.TyperException as error:  # Typer's usage errors (bad option, missing argument)
+        error_line(error.format_message())
+        sys.exit(getattr(error, "exit_code", 2))
+    except (typer.Abort, KeyboardInterrupt):
+        error_line("interrupted")
+        sys.exit(130)
+    except ParamError as error:
+        error_line(str(error))
+        sys.exit(2)
+    except SearchError as error:
+        error_line(str(error))
+        sys.exit(error.exit_code)
+    except Exception as error:
+        if os.environ.get("SEARCH_DEBUG"):
+            raise
+        error_line(f"unexpected {type(error).__name__}: {error} (set SEARCH_DEBUG=1 for the traceback)")
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

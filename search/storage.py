@@ -1,0 +1,74 @@
+"""Optuna storages chosen by URL, so the same command runs on a laptop and a cluster.
+
+- ``sqlite:///optuna.db`` (the default), ``postgresql://…``, ``mysql://…``: Optuna's RDB storage.
+- ``redis://…``: Optuna's journal storage on Redis (many workers, many machines).
+- a path ending in ``.journal`` or ``.log``: Optuna's journal storage in a file (many
+  worker processes on one machine, no "database is locked").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from search.errors import InputError, SearchError
+from search.urls import mask
+
+if TYPE_CHECKING:
+    import optuna
+
+JOURNAL_SUFFIXES = (".journal", ".log")
+
+
+class StorageError(SearchError):
+    """The storage cannot be opened (unreachable server, unwritable file)."""
+
+
+class StorageURLError(InputError, StorageError):
+    """The storage URL is malformed or names a kind of storage Optuna has not."""
+
+
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """The Optuna storage ``url`` names, created (and migrated) if it does not exist yet."""
+    import optuna
+
+    url = url.strip()
+    try:
+        if url.startswith(("redis://", "rediss://", "unix://")):
+            from optuna.storages.journal import JournalRedisBackend
+
+            return optuna.storages.JournalStorage(JournalRedisBackend(url))
+        if url.endswith(JOURNAL_SUFFIXES) and "://" not in url:
+            from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+            return optuna.storages.JournalStorage(JournalFileBackend(url, lock_obj=JournalFileOpenLock(url)))
+        _check_rdb_url(url)
+        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+    except StorageError:
+        raise
+    except Exception as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise StorageError(f"cannot open Optuna storage {mask(url)}: {mask(reason)}") from None
+
+
+def _check_rdb_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StorageURLError(
+            f"malformed storage URL {mask(url)!r}: expected e.g. sqlite:///optuna.db, "
+            "postgresql://user@host/db, redis://host:6379 or a path ending in .journal"
+        ) from None
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        raise StorageURLError(f"unsupported storage URL scheme {parsed.drivername!r} in {mask(url)!r}") from None
+
+
+def _engine_kwargs(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # Wait for a concurrent writer instead of failing at once with "database is locked".
+        return {"connect_args": {"timeout": 60}}
+    return {"pool_pre_ping": True}

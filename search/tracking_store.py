@@ -1,0 +1,98 @@
+"""Getting the MLflow tracking store ready before any work is done.
+
+An unreachable server should stop a command before it trains anything, with
+one clear line; and a new sqlite store must be created and migrated exactly
+once, even when several workers start at the same moment (MLflow's schema
+creation races with itself).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from search.errors import SearchError
+from search.urls import mask
+
+HEALTH_TIMEOUT_SECONDS = 5.0
+
+
+class TrackingError(SearchError):
+    """The tracking store cannot be reached or opened."""
+
+
+def prepare_tracking_store(tracking_uri: str) -> None:
+    """Check the store answers; create and migrate a local database store once."""
+    if tracking_uri.startswith(("http://", "https://")):
+        _check_server(tracking_uri)
+        return
+    from mlflow import MlflowClient
+
+    with _exclusive(sqlite_path(tracking_uri)):
+        try:
+            MlflowClient(tracking_uri).search_experiments(max_results=1)
+        except Exception as error:
+            raise TrackingError(f"cannot open MLflow tracking store {mask(tracking_uri)}: {_first_line(error)}") from None
+
+
+def experiment_id(tracking_uri: str, name: str) -> str:
+    """The id of experiment ``name``, created if missing."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            client.restore_experiment(experiment.experiment_id)
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException:  # created by a concurrent worker
+        return client.get_experiment_by_name(name).experiment_id
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of an ``sqlite:///`` URI (None for other stores)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///") :].split("?")[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+@contextmanager
+def _exclusive(path: Path | None) -> Iterator[None]:
+    """Hold a lock file beside ``path`` so only one process creates the database."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _check_server(tracking_uri: str) -> None:
+    url = tracking_uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_SECONDS) as response:
+            if response.status == 200:
+                return
+            problem = f"HTTP {response.status}"
+    except urllib.error.HTTPError as error:
+        problem = f"HTTP {error.code}"
+    except (urllib.error.URLError, OSError) as error:
+        problem = str(getattr(error, "reason", error))
+    raise TrackingError(f"cannot reach MLflow tracking server {mask(tracking_uri)}: {problem}")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return mask(text[0]) if text else type(error).__name__
