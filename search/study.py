@@ -131,7 +131,9 @@ def make_sampler(name: str, seed: int | None, n_models: int) -> optuna.samplers.
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if name == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     if name == "gp":
         try:
             import torch  # noqa: F401
@@ -195,7 +197,6 @@ def open_study(config: StudyConfig, *, create: bool = True) -> optuna.study.Stud
 
     from search.storage import open_storage
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(config.storage)
     name = config.resolved_study_name()
     sampler = make_sampler(config.sampler, config.seed, len(config.specs()))

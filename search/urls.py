@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 DEFAULT_STORAGE = "sqlite:///optuna.db"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -23,8 +24,18 @@ def mask(url: str) -> str:
 
 
 def resolve_tracking_uri(option: str | None = None) -> str:
-    """The MLflow store to use: the option, else ``MLFLOW_TRACKING_URI`` (blank = unset), else sqlite."""
-    for candidate in (option, os.environ.get("MLFLOW_TRACKING_URI")):
-        if candidate and candidate.strip():
-            return candidate.strip()
-    return DEFAULT_TRACKING_URI
+    """The MLflow store to use: the option, else ``MLFLOW_TRACKING_URI`` (blank = unset), else sqlite.
+
+    A relative sqlite path is made absolute, so every process (and MLflow's
+    per-URI store cache) means the same file whatever its working directory.
+    """
+    uri = next((c.strip() for c in (option, os.environ.get("MLFLOW_TRACKING_URI")) if c and c.strip()), None)
+    return absolute_sqlite(uri or DEFAULT_TRACKING_URI)
+
+
+def absolute_sqlite(uri: str, base: Path | None = None) -> str:
+    """``sqlite:///relative.db`` as ``sqlite:////abs/relative.db`` (other URIs unchanged)."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix) or uri.startswith(prefix + "/") or uri[len(prefix):].startswith(":memory:"):
+        return uri
+    return prefix + str((base or Path.cwd()) / uri[len(prefix):])

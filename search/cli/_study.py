@@ -34,7 +34,11 @@ def study(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
     """Run (or resume) an Optuna study and log every trial to MLflow."""
+    import optuna
+
     from search.study import StudyConfig, run_study
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failed trials are summarised at the end instead
 
     if n_trials is None and timeout is None:
         n_trials = 20
@@ -75,6 +79,10 @@ def print_summary(outcome, config) -> None:
     for trial in study.trials:
         states[trial.state.name] = states.get(trial.state.name, 0) + 1
     print("Trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())))
+    failed = [t for t in study.trials if t.state.name == "FAIL" and "fail_reason" in t.system_attrs]
+    if failed:
+        reason = failed[-1].system_attrs["fail_reason"].strip().splitlines()[-1]
+        print(f"  last failure (trial {failed[-1].number}): {reason}")
     try:
         best = study.best_trial
     except ValueError:

@@ -1,0 +1,78 @@
+"""CML application: the MLflow UI on the store the study jobs write to.
+
+Serves on 127.0.0.1:$CDSW_APP_PORT (else $CDSW_READONLY_PORT), where CML's proxy
+forwards https://mlflow.$CDSW_DOMAIN. The store is SEARCH_TRACKING_URI, blank
+meaning the project's embedded sqlite:///<project>/mlflow.db (CML's own
+MLFLOW_TRACKING_URI is ignored). Only the Host headers CML's proxy and this
+machine's loopback send are served; any other is refused (DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+PROG = "mlflow_ui"
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def main(script: str | None) -> int:
+    from search import cml_settings
+    from search.errors import SearchError
+    from search.urls import mask
+
+    try:
+        port = cml_settings.app_port()
+        root = cml_settings.project_root(script)
+        uri = cml_settings.tracking_uri(root)
+        hosts = cml_settings.allowed_hosts(port, os.environ.get("CDSW_DOMAIN"))
+        if uri.startswith(("http://", "https://")):
+            raise SearchError(f"SEARCH_TRACKING_URI is a tracking server ({mask(uri)}): open its own UI instead")
+        from search.tracking_store import prepare_tracking_store
+
+        prepare_tracking_store(uri)
+    except SearchError as error:
+        print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return error.exit_code
+    return serve(uri, port, hosts, root)
+
+
+def serve(uri: str, port: int, hosts: list[str], root) -> int:
+    """Run ``mlflow server`` as a child, pass it CML's stop signals, and exit with its status."""
+    from search.cli._ui import ui_command
+    from search.urls import mask
+
+    command = [*ui_command(uri, port, host="127.0.0.1"), "--allowed-hosts", ",".join(hosts)]
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        # The UI needs no background job runner (it would only add processes to stop).
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
+    print(f"{PROG}: MLflow UI for {mask(uri)} on http://127.0.0.1:{port}, serving Host {', '.join(hosts)}",
+          flush=True)
+    server = subprocess.Popen(command, cwd=root, env=env)
+
+    def forward(signum, _frame):
+        if server.poll() is None:
+            server.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS}
+    try:
+        return server.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main(globals().get("__file__")))

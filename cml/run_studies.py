@@ -1,0 +1,92 @@
+"""CML job: run (or resume) one Optuna study per model, every trial tracked in MLflow.
+
+Settings come from the project's environment variables (see .project-metadata.yaml),
+and job arguments override them:
+
+    cml/run_studies.py [MODEL ...] [--n-trials N] [--timeout SECONDS]
+
+SEARCH_MODELS       models to study, one study each (default: knn random-forest)
+SEARCH_N_TRIALS     trials to add to each study per run (default: 20)
+SEARCH_TIMEOUT      stop starting trials of a study after this many seconds (blank: no limit)
+SEARCH_TRACKING_URI MLflow store (blank: the project's sqlite:///<project>/mlflow.db)
+SEARCH_STORAGE      Optuna storage (blank: the project's sqlite:///<project>/optuna.db)
+
+The studies are run by search.study.run_study, exactly as ``search study MODEL``
+runs them; running the job again resumes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+PROG = "run_studies"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=PROG, description="Run (or resume) one Optuna study per model.")
+    parser.add_argument("models", nargs="*", help="models to study (default: $SEARCH_MODELS)")
+    parser.add_argument("--n-trials", type=int, default=None, help="trials to add per study (default: $SEARCH_N_TRIALS)")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds per study (default: $SEARCH_TIMEOUT)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str], script: str | None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+    from models import ParamError
+    from search import cml_settings
+    from search.errors import SearchError
+
+    try:
+        root = cml_settings.project_root(script)
+        os.chdir(root)  # what MLflow anchors at the working directory (artifact locations) lands in the project too
+        tracking_uri = cml_settings.tracking_uri(root)
+        # CML points MLFLOW_TRACKING_URI at its own tracking; in this job, the project's store is the one.
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+        configs = make_configs(args, root, tracking_uri)
+        run(configs)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; finished trials are saved and logged. Run the job again to resume.",
+              file=sys.stderr)
+        return 130
+    except (SearchError, ParamError) as error:
+        print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return getattr(error, "exit_code", 2)
+    return 0
+
+
+def make_configs(args: argparse.Namespace, root, tracking_uri: str) -> list:
+    """One validated StudyConfig per model, all checked before any study starts."""
+    from search import cml_settings
+    from search.study import StudyConfig
+
+    n_trials = args.n_trials if args.n_trials is not None else cml_settings.n_trials()
+    timeout = args.timeout if args.timeout is not None else cml_settings.timeout()
+    if n_trials is None and timeout is None:
+        n_trials = cml_settings.DEFAULT_N_TRIALS
+    storage = cml_settings.storage(root)
+    configs = []
+    for model in dict.fromkeys(args.models or cml_settings.models()):
+        config = StudyConfig(models=[model], n_trials=n_trials, timeout=timeout, storage=storage,
+                             tracking_uri=tracking_uri)
+        config.validate()
+        configs.append(config)
+    return configs
+
+
+def run(configs: list) -> None:
+    from search.cli._study import print_start, print_summary
+    from search.study import run_study
+
+    for config in configs:
+        print_start(config)
+        print_summary(run_study(config), config)
+        print(flush=True)
+    print("Open the 'MLflow UI' application of this project to see every study and trial.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], globals().get("__file__")))

@@ -1,0 +1,98 @@
+"""Shared fixtures: real stores in a temp dir, the installed CLI, and system parts that may be missing.
+
+Tests that need a part a user's machine may lack (PostgreSQL, Redis, chromium)
+call `require_system`; it skips with the reason, unless SEARCH_REQUIRE_SYSTEM=1
+(CI sets it), where a missing part fails the test instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SEARCH = shutil.which("search", path=str(Path(sys.executable).parent)) or "search"
+
+
+def require_system(available: bool, reason: str) -> None:
+    """Skip (or, in CI, fail) when a system part is missing."""
+    if available:
+        return
+    if os.environ.get("SEARCH_REQUIRE_SYSTEM") == "1":
+        pytest.fail(f"required system part missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working directory; the embedded default stores land here."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("SEARCH_STORAGE", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def tracking_uri(workdir: Path) -> str:
+    return f"sqlite:///{workdir / 'mlflow.db'}"
+
+
+@pytest.fixture
+def storage(workdir: Path) -> str:
+    return f"sqlite:///{workdir / 'optuna.db'}"
+
+
+@pytest.fixture
+def client(tracking_uri: str):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri)
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "SEARCH_STORAGE")}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def run_cli(workdir: Path):
+    """Run the installed ``search`` console script in the working directory."""
+
+    def run(*args: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [SEARCH, *args], cwd=workdir, env=cli_env(**env), capture_output=True, text=True, timeout=timeout
+        )
+
+    return run
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.returncode, self.stdout, self.stderr = code, out, err
+
+    def __repr__(self) -> str:
+        return f"<exit {self.returncode}\nstdout: {self.stdout}\nstderr: {self.stderr}>"
+
+
+@pytest.fixture
+def search_cli(workdir: Path, capsys: pytest.CaptureFixture):
+    """Run ``search`` in this process (fast: MLflow and friends are imported once)."""
+    from search.cli import main
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run

@@ -1,0 +1,148 @@
+"""``search study``: what a user sees in MLflow after a study, resuming, and interruption."""
+
+import json
+import signal
+import subprocess
+import time
+
+import optuna
+import pytest
+
+from conftest import SEARCH, cli_env
+
+
+def _study_runs(client, experiment_name):
+    experiment = client.get_experiment_by_name(experiment_name)
+    assert experiment is not None, f"no experiment {experiment_name!r}"
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("search.role") == "study"]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return parents, children
+
+
+def test_study_logs_one_parent_and_a_child_run_per_trial(search_cli, client, storage):
+    result = search_cli("study", "knn", "--n-trials", "8", "--seed", "1")
+    assert result.returncode == 0, result
+
+    parents, children = _study_runs(client, "knn")
+    assert len(parents) == 1 and len(children) == 8
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    trials = {t.number: t for t in optuna.load_study(study_name="knn", storage=storage).trials}
+    for child in children:
+        trial = trials[int(child.data.tags["number"])]
+        assert child.data.params == {k: str(v) for k, v in trial.params.items()}
+        assert child.info.status == {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}[trial.state.name]
+        if trial.state.name == "COMPLETE":
+            assert child.data.metrics["cv_accuracy"] == pytest.approx(trial.value)
+            assert {"train_accuracy", "test_accuracy", "fit_time"} <= set(child.data.metrics)
+    assert parents[0].data.params["metric"] == "accuracy"
+    assert parents[0].info.status == "FINISHED"
+    assert "Best: trial" in result.stdout and "test_accuracy" in result.stdout
+
+
+def test_running_the_same_study_again_resumes_it(search_cli, client):
+    assert search_cli("study", "knn", "--n-trials", "3").returncode == 0
+    second = search_cli("study", "knn", "--n-trials", "2")
+    assert second.returncode == 0, second
+    assert "already had 3 trials" in second.stdout
+    parents, children = _study_runs(client, "knn")
+    assert len(parents) == 1 and len(children) == 5
+
+
+def test_resuming_with_another_metric_is_refused(search_cli):
+    assert search_cli("study", "knn", "--n-trials", "1").returncode == 0
+    result = search_cli("study", "knn", "--n-trials", "1", "--metric", "f1")
+    assert result.returncode == 2
+    assert "was run with metric=accuracy" in result.stderr
+
+
+def test_several_models_make_one_study_with_the_model_as_a_parameter(search_cli, client, storage):
+    result = search_cli("study", "knn", "rf", "--n-trials", "8", "--seed", "3", "--pruner", "none")
+    assert result.returncode == 0, result
+    study = optuna.load_study(study_name="knn-random-forest", storage=storage)
+    models = {t.params["model"] for t in study.trials}
+    assert models == {"knn", "random-forest"}
+    for trial in study.trials:  # each trial carries only its own model's parameters
+        own = trial.params["model"] + "__"
+        assert all(k == "model" or k.startswith(own) for k in trial.params)
+    _, children = _study_runs(client, "knn-random-forest")
+    assert len(children) == 8
+
+
+def test_study_on_a_bundled_dataset_with_another_metric(search_cli, client):
+    result = search_cli("study", "knn", "--data", "iris", "--metric", "f1_macro", "--n-trials", "2", "--cv", "3")
+    assert result.returncode == 0, result
+    _, children = _study_runs(client, "knn-iris")
+    metrics = children[0].data.metrics
+    assert {"cv_f1_macro", "train_f1_macro", "test_f1_macro", "test_accuracy"} <= set(metrics)
+
+
+def test_experiment_option_names_the_mlflow_experiment(search_cli, client):
+    assert search_cli("study", "knn", "--n-trials", "2", "--experiment", "my-exp").returncode == 0
+    parents, children = _study_runs(client, "my-exp")
+    assert len(parents) == 1 and len(children) == 2
+
+
+@pytest.mark.parametrize("sampler", ["random", "cmaes", "qmc"])
+def test_each_sampler_runs(search_cli, client, sampler):
+    result = search_cli("study", "knn", "--n-trials", "3", "--sampler", sampler, "--study-name", f"s-{sampler}")
+    assert result.returncode == 0, result
+    assert len(_study_runs(client, f"s-{sampler}")[1]) == 3
+
+
+def test_hyperband_pruner_and_threads(search_cli, client):
+    result = search_cli("study", "knn", "--n-trials", "8", "--pruner", "hyperband", "--n-jobs", "2")
+    assert result.returncode == 0, result
+    parents, children = _study_runs(client, "knn")
+    assert len(children) == 8 and len({c.data.tags["number"] for c in children}) == 8
+
+
+def test_best_and_trials_report_the_study(search_cli):
+    assert search_cli("study", "knn", "--n-trials", "4").returncode == 0
+    best = search_cli("best", "knn", "--format", "json")
+    assert best.returncode == 0, best
+    row = json.loads(best.stdout)
+    assert row["study"] == "knn" and {"n_neighbors", "test_accuracy", "value"} <= set(row)
+    csv_out = search_cli("trials", "knn", "--format", "csv")
+    lines = csv_out.stdout.strip().splitlines()
+    assert lines[0].startswith("number,state,value") and len(lines) == 5
+    table = search_cli("trials", "knn")
+    assert "COMPLETE" in table.stdout
+
+
+def test_installed_console_script_runs_a_study(run_cli, client):
+    result = run_cli("study", "knn", "--n-trials", "3")
+    assert result.returncode == 0, result.stderr
+    assert "Ran 3 trials" in result.stdout
+    assert len(_study_runs(client, "knn")[1]) == 3
+
+
+def test_interrupted_study_keeps_every_finished_trial_logged(workdir, client, storage):
+    # Random forests with many trees: slow enough trials to interrupt mid-study.
+    process = subprocess.Popen(
+        [SEARCH, "study", "rf", "--n-trials", "200", "--no-progress"],
+        cwd=workdir, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            time.sleep(1)
+            try:
+                done = [t for t in optuna.load_study(study_name="random-forest", storage=storage).trials
+                        if t.state.is_finished()]
+            except (KeyError, Exception):
+                continue
+            if len(done) >= 2:
+                break
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert "interrupted" in err and len(err.strip().splitlines()) == 1, err
+    study = optuna.load_study(study_name="random-forest", storage=storage)
+    finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    parents, children = _study_runs(client, "random-forest")
+    assert len(parents) == 1 and parents[0].info.status == "KILLED"
+    assert sorted(int(c.data.tags["number"]) for c in children) == sorted(t.number for t in finished)

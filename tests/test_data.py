@@ -1,0 +1,51 @@
+"""Data loading: the original synthetic data, bundled datasets, CSV files, and clear errors."""
+
+import pytest
+
+from search.data import DataError, load_dataset
+
+
+def test_default_is_the_original_synthetic_problem_split_stratified():
+    data = load_dataset()
+    assert data.n_samples == 1000 and data.n_features == 20
+    assert len(data.y_test) == 250
+    assert abs(data.y_train.mean() - data.y_test.mean()) < 0.01  # stratified
+
+
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "digits"])
+def test_bundled_datasets_load_by_name(name):
+    data = load_dataset(name, test_size=0.3)
+    assert data.n_samples > 100 and data.source == name
+
+
+def test_csv_with_target_column(tmp_path):
+    path = tmp_path / "d.csv"
+    rows = ["a,b,label"] + [f"{i},{i % 7},{i % 2}" for i in range(40)]
+    path.write_text("\n".join(rows))
+    data = load_dataset(str(path), target="label", test_size=0.25, split_seed=1)
+    assert data.n_features == 2 and data.n_samples == 40
+
+
+@pytest.mark.parametrize(
+    ("content", "target", "message"),
+    [
+        (None, "y", "no such file"),
+        ("", "y", "is empty"),
+        ("a,b\n1,2\n3,4\n", "y", "has no target column 'y'"),
+        ("a,y\n", "y", "has no rows"),
+        ("a,colour,y\n1,red,0\n2,blue,1\n", "y", "non-numeric feature columns: colour"),
+        ("a,y\n1,0\n,1\n", "y", "missing values"),
+    ],
+)
+def test_unusable_csv_gives_one_line_naming_the_problem(tmp_path, content, target, message):
+    path = tmp_path / "data.csv"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(DataError, match=message) as caught:
+        load_dataset(str(path), target=target)
+    assert "\n" not in str(caught.value)
+
+
+def test_unknown_name_without_target_explains_both_options():
+    with pytest.raises(DataError, match="not a bundled dataset.*--target"):
+        load_dataset("mnist")

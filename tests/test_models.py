@@ -1,0 +1,87 @@
+"""Model declarations: one declaration gives defaults, the search space and validation."""
+
+import optuna
+import pytest
+
+from models import Categorical, Int, ModelSpec, ParamError
+from models.knn import MODEL as KNN
+from models.random_forest import MODEL as RF
+
+
+def test_defaults_match_the_original_scripts():
+    assert KNN.defaults()["n_neighbors"] == 5
+    assert RF.defaults()["max_depth"] == 3
+    assert RF.defaults()["n_estimators"] == 20
+
+
+def test_resolve_fills_defaults_and_keeps_given_values():
+    assert KNN.resolve({"n_neighbors": 3}) == {"n_neighbors": 3, "weights": "uniform", "p": 2}
+
+
+@pytest.mark.parametrize(
+    ("spec", "given", "message"),
+    [
+        (KNN, {"n_neighbors": 0}, "n_neighbors must be an integer >= 1, got 0"),
+        (KNN, {"n_neighbors": "many"}, "n_neighbors must be an integer >= 1, got 'many'"),
+        (KNN, {"n_neighbors": 2.5}, "n_neighbors must be an integer"),
+        (KNN, {"weights": "heavy"}, "weights must be one of uniform, distance, got 'heavy'"),
+        (RF, {"min_samples_split": 1}, "min_samples_split must be an integer >= 2"),
+        (KNN, {"leaf": 3}, "model 'knn' has no parameter 'leaf'"),
+    ],
+)
+def test_bad_values_are_refused_with_the_parameter_named(spec, given, message):
+    with pytest.raises(ParamError, match=message):
+        spec.resolve(given)
+
+
+def test_parse_accepts_cli_text_including_none_for_nullable_parameters():
+    max_depth = next(p for p in RF.params if p.name == "max_depth")
+    assert max_depth.parse("7") == 7
+    assert max_depth.parse("none") is None
+    max_features = next(p for p in RF.params if p.name == "max_features")
+    assert max_features.parse("None") is None
+    p = next(p for p in KNN.params if p.name == "p")
+    assert p.parse("1") == 1
+
+
+def test_search_space_is_wide_and_every_sample_is_valid():
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    samples = []
+
+    def objective(trial):
+        params = RF.suggest(trial)
+        RF.resolve(params)  # every drawn configuration passes validation
+        samples.append(params)
+        return 0.0
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.optimize(objective, n_trials=200)
+    estimators = [s["n_estimators"] for s in samples]
+    assert min(estimators) >= 10 and max(estimators) <= 500 and max(estimators) > 200
+    depths = [s["max_depth"] for s in samples]
+    assert None in depths and any(d is not None and d >= 16 for d in depths)
+    assert {s["criterion"] for s in samples} == {"gini", "entropy", "log_loss"}
+
+
+def test_from_trial_undoes_the_nullable_encoding():
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    trial = study.ask()
+    params = RF.suggest(trial)
+    assert RF.from_trial(trial.params) == params
+
+
+def test_build_makes_a_scaler_then_estimator_pipeline_with_the_seed():
+    pipeline = RF.build(RF.defaults(), seed=7)
+    assert [name for name, _ in pipeline.steps] == ["scale", "model"]
+    assert type(pipeline.steps[0][1]).__name__ == "StandardScaler"
+    assert pipeline.named_steps["model"].random_state == 7
+    assert pipeline.named_steps["model"].max_depth == 3
+
+
+def test_a_declaration_with_a_default_outside_its_constraints_is_rejected():
+    with pytest.raises(ParamError):
+        Int("k", default=0, search=(1, 5), minimum=1)
+    with pytest.raises(ValueError):
+        Categorical("c", default="x", choices=("a", "b"))
+    with pytest.raises(ValueError):
+        ModelSpec(name="m", estimator="a:b", params=(Int("k", 1, (1, 2)), Int("k", 1, (1, 2))))

@@ -1,0 +1,59 @@
+"""Model plugins: an outside distribution adds a model through the ``search.models`` entry points."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from conftest import SEARCH, cli_env
+
+PLUGIN = Path(__file__).parent / "plugin_example"
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory) -> Path:
+    """The example plugin pip-installed into its own directory (not into the test environment)."""
+    source = tmp_path_factory.mktemp("plugin") / "src"
+    shutil.copytree(PLUGIN, source)  # builds write beside the source: keep them out of the repo
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(source)],
+        check=True, capture_output=True, text=True,
+    )
+    return target
+
+
+def _run(plugin_site, workdir, *args):
+    env = cli_env(PYTHONPATH=os.pathsep.join([str(plugin_site), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([SEARCH, *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=240)
+
+
+def test_builtin_models_come_through_entry_points():
+    from importlib.metadata import entry_points
+
+    names = {ep.name for ep in entry_points(group="search.models")}
+    assert {"knn", "random-forest"} <= names
+
+
+def test_plugin_model_is_listed_studied_and_run(plugin_site, workdir):
+    listed = _run(plugin_site, workdir, "models")
+    assert listed.returncode == 0, listed.stderr
+    assert "logistic" in listed.stdout and "0.001..1000.0 log" in listed.stdout
+
+    studied = _run(plugin_site, workdir, "study", "logreg", "--n-trials", "3")
+    assert studied.returncode == 0, studied.stderr
+
+    ran = _run(plugin_site, workdir, "run", "logistic", "--C", "0.5", "--fit-intercept", "False")
+    assert ran.returncode == 0, ran.stderr
+
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("logistic")
+    runs = client.search_runs([experiment.experiment_id])
+    single = [r for r in runs if r.data.tags.get("search.role") == "run"]
+    assert single[0].data.params["C"] == "0.5" and single[0].data.params["fit_intercept"] == "False"
+    assert len([r for r in runs if "mlflow.parentRunId" in r.data.tags]) == 3
