@@ -45,7 +45,7 @@ def _env(name: str) -> str:
 
 
 def tracking_uri(root: Path) -> str:
-    """``SEARCH_TRACKING_URI``, else the embedded ``sqlite:///<root>/mlflow.db``; never CML's ``MLFLOW_TRACKING_URI``."""
+    """``SEARCH_TRACKING_URI``, else the embedded ``sqlite:///<root>/mlflow.db`` (never CML's MLFLOW_TRACKING_URI)."""
     return absolute_sqlite(_env("SEARCH_TRACKING_URI") or f"sqlite:///{EMBEDDED_TRACKING}", root)
 
 

@@ -171,10 +171,11 @@ def make_objective(specs: list[ModelSpec], data: Dataset, metric: str, cv: int, 
     import optuna
 
     from search.evaluation import evaluate
-    from search.tracking import METRICS_ATTRIBUTE_KEY
+    from search.tracking import METRICS_ATTRIBUTE_KEY, record_failures
 
     by_name = {spec.name: spec for spec in specs}
 
+    @record_failures
     def objective(trial: optuna.trial.Trial) -> float:
         spec = specs[0] if len(specs) == 1 else by_name[trial.suggest_categorical("model", list(by_name))]
         params = spec.suggest(trial, param_prefix(spec, specs))

@@ -37,8 +37,20 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="session")
+def migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow sqlite store, created once: MLflow's schema migrations take seconds."""
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture
-def tracking_uri(workdir: Path) -> str:
+def tracking_uri(workdir: Path, migrated_mlflow_db: Path) -> str:
+    """A fresh, real MLflow sqlite store at ./mlflow.db, where the CLI looks by default."""
+    shutil.copyfile(migrated_mlflow_db, workdir / "mlflow.db")
     return f"sqlite:///{workdir / 'mlflow.db'}"
 
 

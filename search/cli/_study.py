@@ -79,7 +79,7 @@ def print_summary(outcome, config) -> None:
     for trial in study.trials:
         states[trial.state.name] = states.get(trial.state.name, 0) + 1
     print("Trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())))
-    failed = [t for t in study.trials if t.state.name == "FAIL" and "fail_reason" in t.system_attrs]
+    failed = [t for t in study.trials if t.state.name == "FAIL" and "fail_reason" in t.system_attrs]  # record_failures
     if failed:
         reason = failed[-1].system_attrs["fail_reason"].strip().splitlines()[-1]
         print(f"  last failure (trial {failed[-1].number}): {reason}")

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from search.tracking._records import METRICS_ATTRIBUTE_KEY, RUN_ID_ATTRIBUTE_KEY, RunRecord, build_record, metric_names, truncate
+from search.tracking._records import METRICS_ATTRIBUTE_KEY, RUN_ID_ATTRIBUTE_KEY, RunRecord, build_record, record_failures, metric_names, truncate
 from search.tracking._records import MAX_TAG_VAL_LENGTH
 from search.tracking._writer import RunUpdate, RunWriter
 
@@ -169,6 +169,7 @@ class MLflowCallback:
 
         def decorator(func: Callable) -> Callable:
             @functools.wraps(func)
+            @record_failures
             def wrapper(trial: optuna.trial.Trial, *args: Any, **kwargs: Any) -> Any:
                 study = trial.study
                 experiment_id = self.experiment_id(study)
@@ -325,11 +326,11 @@ class MLflowCallback:
         self._attempt(record, study)
 
     def _attempt(self, record: RunRecord, study: optuna.study.Study) -> bool:
+        self._in_flight[record.trial_id] = (record, study)
         try:
             experiment_id = self.experiment_id(study)
             parent_run_id = self._parent_run_id(study)
             record.run_id = record.run_id or self._run_ids.get(record.trial_id)
-            self._in_flight[record.trial_id] = (record, study)
             self._get_writer_client()
             record.tags = {**self._run_context_tags(), **record.tags}
             outcome = self._writer.write(record, experiment_id, parent_run_id)

@@ -6,7 +6,8 @@ it can be written by that thread or shipped to a writer process unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
 
 #: Trial system attribute holding the id of the trial's MLflow run.
 RUN_ID_ATTRIBUTE_KEY = "mlflow_run_id"
+#: Trial system attribute holding a failed trial's error (Optuna 5 no longer keeps it).
+FAIL_REASON_ATTRIBUTE_KEY = "fail_reason"
 #: Trial user attribute: a ``{name: number}`` dict logged as MLflow metrics, not tags.
 #: Lets an objective record extra scores without importing MLflow.
 METRICS_ATTRIBUTE_KEY = "mlflow_metrics"
@@ -97,8 +100,8 @@ def build_record(
         tags.update(user_attrs)
     if tag_study_user_attrs:
         tags.update(study_user_attrs if study_user_attrs is not None else study.user_attrs)
-    if trial.state.name == "FAIL" and "fail_reason" in trial.system_attrs:
-        tags["fail_reason"] = trial.system_attrs["fail_reason"]
+    if trial.state.name == "FAIL" and FAIL_REASON_ATTRIBUTE_KEY in trial.system_attrs:
+        tags["fail_reason"] = trial.system_attrs[FAIL_REASON_ATTRIBUTE_KEY]
 
     start_ms = _ms(trial.datetime_start, now_ms)
     end_ms = _ms(trial.datetime_complete, now_ms)
@@ -121,6 +124,22 @@ def build_record(
         else [],
         run_id=trial.system_attrs.get(RUN_ID_ATTRIBUTE_KEY),
     )
+
+
+def record_failures(objective: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate an objective so a trial that raises keeps its error, for its run's ``fail_reason`` tag."""
+
+    @functools.wraps(objective)
+    def wrapper(trial: optuna.trial.Trial, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return objective(trial, *args, **kwargs)
+        except Exception as error:
+            if not type(error).__name__ == "TrialPruned":
+                reason = f"{type(error).__name__}: {error}"
+                trial.storage.set_trial_system_attr(trial._trial_id, FAIL_REASON_ATTRIBUTE_KEY, reason)
+            raise
+
+    return wrapper
 
 
 def _is_number(value: Any) -> bool:

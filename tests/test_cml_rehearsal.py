@@ -1,0 +1,493 @@
+"""Rehearsal of the CML launch: the AMP's tasks played in order, then checked against the real running UI.
+
+CML is not available here, so this plays ``.project-metadata.yaml`` the way CML
+does, with real processes: each ``run_job`` runs its job's script in a
+subprocess with the project's and the task's environment variables, from the
+project root; ``start_application`` starts ``cml/mlflow_ui.py`` with
+``CDSW_APP_PORT`` set to a free port. The project is a temporary copy of
+``cml/`` and the metadata (the toolkit is imported from the installed package),
+so the embedded stores land there, not in the repository. CML's own
+``MLFLOW_TRACKING_URI`` is set to an unreachable server, as a reminder that the
+project's variables, not CML's, decide where the runs go.
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.metadata
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import require_system
+from search import cml_settings
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+PYTHON = sys.executable
+N_TRIALS = 2
+CDSW_DOMAIN = "ml-rehearsal.example.cloudera.site"
+CML_HOST = f"{cml_settings.APP_SUBDOMAIN}.{CDSW_DOMAIN}"
+CML_OWN_TRACKING = "http://127.0.0.1:9/cml-experiments"  # CML's; nothing listens there
+INSTALL_SCRIPT = "cml/install_dependencies.py"
+JOB_TIMEOUT = 240
+READY_TIMEOUT = 120
+STOP_TIMEOUT = 30
+
+
+# -- playing the AMP ------------------------------------------------------------------------------
+
+
+@dataclass
+class App:
+    process: subprocess.Popen
+    port: int
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@dataclass
+class Launch:
+    root: Path
+    env: dict[str, str]
+    metadata: dict
+    jobs: dict[str, dict] = field(default_factory=dict)  # entity_label -> its create_job task
+    results: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    app: App | None = None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def copy_project(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / cml_settings.METADATA_FILE, root / cml_settings.METADATA_FILE)
+    shutil.copytree(REPO / "cml", root / "cml", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def project_env(metadata: dict, **overrides: str) -> dict[str, str]:
+    """This machine's environment as CML would make it: the project's variables at their defaults, and CML's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEARCH_", "MLFLOW_", "CDSW_"))}
+    env.update({name: spec["default"] for name, spec in metadata["environment_variables"].items()})
+    env.update(MLFLOW_TRACKING_URI=CML_OWN_TRACKING, CDSW_DOMAIN=CDSW_DOMAIN)
+    env.update(overrides)
+    return env
+
+
+def installed() -> bool:
+    try:
+        importlib.metadata.version("cml-hyperparameter-search")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def run_job(launch: Launch, label: str, *, arguments: str | None = None, cwd: Path | None = None):
+    job = launch.jobs[label]
+    args = shlex.split(job.get("arguments") or "" if arguments is None else arguments)
+    return subprocess.run(
+        [PYTHON, str(launch.root / job["script"]), *args], cwd=cwd or launch.root,
+        env={**launch.env, **(job.get("environment") or {})}, capture_output=True, text=True, timeout=JOB_TIMEOUT,
+    )
+
+
+def start_app(root: Path, task: dict, env: dict[str, str], log: Path) -> App:
+    port = free_port()
+    env = {**env, **(task.get("environment_variables") or {}), "CDSW_APP_PORT": str(port)}
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [PYTHON, str(root / task["script"])], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so nothing it starts can outlive the test
+        )
+    app = App(process, port, log)
+    wait_until_ready(app)
+    return app
+
+
+def wait_until_ready(app: App) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if app.process.poll() is not None:
+            pytest.fail(f"the app exited with {app.process.returncode}:\n{app.log_text()[-3000:]}")
+        try:
+            if request(app.port, "GET", "/")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"the app did not answer GET / within {READY_TIMEOUT} s:\n{app.log_text()[-3000:]}")
+
+
+def stop_app(app: App) -> None:
+    """SIGTERM the app as CML stops it; whatever is left of its process group is killed."""
+    if app.process.poll() is None:
+        app.process.terminate()
+        try:
+            app.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(app.process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    app.process.wait()
+
+
+def play(root: Path, env: dict[str, str], log: Path) -> Launch:
+    """The tasks of .project-metadata.yaml, in order, as CML runs them at launch."""
+    metadata = yaml.safe_load((root / cml_settings.METADATA_FILE).read_text())
+    launch = Launch(root, env, metadata)
+    for task in metadata["tasks"]:
+        kind = task["type"]
+        if kind == "create_job":
+            launch.jobs[task["entity_label"]] = task
+        elif kind == "run_job":
+            label = task["entity_label"]
+            if launch.jobs[label]["script"] == INSTALL_SCRIPT and installed():
+                launch.skipped.append(label)  # already installed here; CI installs the package first
+                continue
+            result = launch.results[label] = run_job(launch, label)
+            assert result.returncode == 0, f"job {label} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        elif kind == "start_application":
+            assert launch.app is None, "one application"
+            launch.app = start_app(root, task, env, log)
+        else:
+            pytest.fail(f"the rehearsal cannot play task type {kind!r}")
+    return launch
+
+
+@pytest.fixture(scope="module")
+def launch(tmp_path_factory: pytest.TempPathFactory):
+    root = copy_project(tmp_path_factory.mktemp("cml") / "project")
+    metadata = yaml.safe_load((root / cml_settings.METADATA_FILE).read_text())
+    log = root.parent / "mlflow-ui.log"
+    launched = None
+    try:
+        launched = play(root, project_env(metadata, SEARCH_N_TRIALS=str(N_TRIALS)), log)
+        assert launched.app is not None, "the AMP starts the MLflow UI"
+        yield launched
+    finally:
+        if launched is not None and launched.app is not None:
+            stop_app(launched.app)
+        if log.exists():
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copy(log, ARTIFACTS / "cml-mlflow-ui.log")
+
+
+# -- talking to the UI ----------------------------------------------------------------------------
+
+
+def request(port: int, method: str, path: str, *, host: str | None = None, body: dict | None = None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        headers = {"Host": host} if host else {}
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        connection.request(method, path, body=data, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type") or "", response.read()
+    finally:
+        connection.close()
+
+
+def api(port: int, method: str, path: str, body: dict | None = None) -> dict:
+    status, _, content = request(port, method, f"/api/2.0/mlflow/{path}", body=body)
+    assert status == 200, f"{method} {path}: HTTP {status}: {content[:500]!r}"
+    return json.loads(content or b"{}")
+
+
+def experiment_ids(port: int) -> dict[str, str]:
+    experiments = api(port, "GET", "experiments/search?max_results=1000").get("experiments", [])
+    return {e["name"]: e["experiment_id"] for e in experiments}
+
+
+def study_runs(port: int, experiment_id: str) -> tuple[list[dict], dict[str, list[dict]]]:
+    """The experiment's parent (study) runs, and its runs by parent run id, as the UI's API lists them."""
+    runs = api(port, "POST", "runs/search", {"experiment_ids": [experiment_id], "max_results": 1000}).get("runs", [])
+    by_parent: dict[str, list[dict]] = {}
+    parents = []
+    for run in runs:
+        tags = {tag["key"]: tag["value"] for tag in run.get("data", {}).get("tags", [])}
+        if tags.get("search.role") == "study":
+            parents.append(run)
+        if "mlflow.parentRunId" in tags:
+            by_parent.setdefault(tags["mlflow.parentRunId"], []).append(run)
+    return parents, by_parent
+
+
+def trial_count(root: Path, study: str) -> int:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return len(optuna.load_study(study_name=study, storage=f"sqlite:///{root / 'optuna.db'}").trials)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid``'s descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+# -- the launch -----------------------------------------------------------------------------------
+
+
+def test_study_job_runs_one_study_per_model_into_the_projects_embedded_stores(launch: Launch) -> None:
+    output = launch.results["run_studies"].stdout
+    for model in ("knn", "random-forest"):
+        assert f"Study '{model}': {model} on synthetic" in output
+    assert output.count(f"Ran {N_TRIALS} trials.") == 2
+    # CML's MLFLOW_TRACKING_URI is ignored: blank SEARCH_TRACKING_URI is the project's own store.
+    assert f"MLflow: sqlite:///{launch.root / 'mlflow.db'}," in output
+    assert f"storage sqlite:///{launch.root / 'optuna.db'}" in output
+    assert (launch.root / "mlflow.db").is_file() and (launch.root / "optuna.db").is_file()
+
+
+def test_ui_answers_cml_health_check_at_root(launch: Launch) -> None:
+    status, content_type, body = request(launch.app.port, "GET", "/")
+    assert status == 200
+    assert content_type.startswith("text/html") and b"<html" in body.lower()
+
+
+def test_ui_lists_each_study_with_one_parent_run_and_one_child_run_per_trial(launch: Launch) -> None:
+    experiments = experiment_ids(launch.app.port)
+    for study in ("knn", "random-forest"):
+        assert study in experiments, f"no experiment {study!r} in {sorted(experiments)}"
+        parents, by_parent = study_runs(launch.app.port, experiments[study])
+        assert [run["info"]["run_name"] for run in parents] == [study], "one parent run per study"
+        children = by_parent.get(parents[0]["info"]["run_id"], [])
+        trials = trial_count(launch.root, study)
+        assert trials >= N_TRIALS
+        assert len(children) == trials, f"{study}: {len(children)} child runs for {trials} trials"
+        assert sum(len(runs) for runs in by_parent.values()) == trials, "every child run belongs to the study run"
+
+
+@pytest.mark.parametrize("host", ["evil.example.com", "10.0.0.5:{port}", f"{CML_HOST}.evil.example.com"])
+def test_ui_refuses_a_foreign_host_header(launch: Launch, host: str) -> None:
+    # 10.0.0.5 is a private address MLflow would allow by default; only CML's host and loopback are served.
+    status, _, _ = request(launch.app.port, "GET", "/", host=host.format(port=launch.app.port))
+    assert status == 403
+
+
+def test_ui_serves_the_cml_host_header(launch: Launch) -> None:
+    status, _, _ = request(launch.app.port, "GET", "/", host=CML_HOST)
+    assert status == 200
+    status, _, body = request(
+        launch.app.port, "GET", "/api/2.0/mlflow/experiments/search?max_results=10", host=CML_HOST
+    )
+    assert status == 200 and b'"knn"' in body
+
+
+@pytest.mark.system
+def test_browser_shows_the_study_experiment_and_its_runs(launch: Launch, tmp_path: Path) -> None:
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    require_system(bool(chromium and chromedriver), "chromium, chromedriver: apt-get install chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    experiment_id = experiment_ids(launch.app.port)["knn"]
+    parents, by_parent = study_runs(launch.app.port, experiment_id)
+    parent_id = parents[0]["info"]["run_id"]
+    child_ids = {run["info"]["run_id"] for run in by_parent[parent_id]}
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,900"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
+    try:
+        # The UI opens experiments on its GenAI view; the studies' runs are under "Model training".
+        driver.get(f"http://127.0.0.1:{launch.app.port}/#/experiments/{experiment_id}/runs"
+                   "?workflowType=machine_learning")
+        wait = WebDriverWait(driver, 60)
+
+        def rows() -> set[str]:
+            return {row.get_attribute("row-id") for row in driver.find_elements(By.CSS_SELECTOR, "[role=row][row-id]")}
+
+        wait.until(lambda d: parent_id in rows() and f"{1 + len(child_ids)} matching runs" in body_text(d))
+        assert "knn" in body_text(driver)
+        parent_row = driver.find_element(By.CSS_SELECTOR, f"[role=row][row-id='{parent_id}']")
+        parent_row.find_element(By.CSS_SELECTOR, "button[data-component-id*='runnamecellrenderer']").click()
+        wait.until(lambda d: child_ids <= rows())  # the study run expands into one row per trial
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "cml-mlflow-ui.png"))
+        driver.quit()
+
+
+def body_text(driver) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def test_running_the_study_job_again_resumes_the_studies(launch: Launch) -> None:
+    before = {study: trial_count(launch.root, study) for study in ("knn", "random-forest")}
+    result = run_job(launch, "run_studies")
+    assert result.returncode == 0, result.stderr[-3000:]
+    experiments = experiment_ids(launch.app.port)
+    for study, trials in before.items():
+        assert f"Resumed: the study already had {trials} trials; added {N_TRIALS}." in result.stdout
+        parents, by_parent = study_runs(launch.app.port, experiments[study])
+        assert len(parents) == 1, f"{study}: still one parent run"
+        assert len(by_parent[parents[0]["info"]["run_id"]]) == trials + N_TRIALS
+
+
+def test_study_job_finds_the_project_stores_from_any_working_directory(launch: Launch, tmp_path: Path) -> None:
+    before = trial_count(launch.root, "knn")
+    result = run_job(launch, "run_studies", arguments="knn --n-trials 1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Resumed: the study already had {before} trials; added 1." in result.stdout
+    assert "random-forest" not in result.stdout, "job arguments choose the models"
+    assert not list(tmp_path.iterdir()), "nothing is written to the working directory"
+
+
+def test_stopping_the_app_stops_the_mlflow_server(launch: Launch) -> None:
+    task = next(task for task in launch.metadata["tasks"] if task["type"] == "start_application")
+    app = start_app(launch.root, task, launch.env, launch.root.parent / "mlflow-ui-stop.log")
+    try:
+        tree = process_tree(app.process.pid)
+        assert tree, "the app runs the MLflow server as a child"
+        app.process.terminate()
+        assert app.process.wait(timeout=STOP_TIMEOUT) is not None
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while any(running(pid) for pid in tree) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in tree if running(pid)], "the server's processes outlive the app"
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", app.port), timeout=5).close()
+    finally:
+        stop_app(app)
+
+
+# -- the scripts' own errors ----------------------------------------------------------------------
+
+
+def test_app_without_a_port_exits_with_one_line_error(launch: Launch) -> None:
+    env = {k: v for k, v in launch.env.items() if k not in ("CDSW_APP_PORT", "CDSW_READONLY_PORT")}
+    result = subprocess.run([PYTHON, str(launch.root / "cml/mlflow_ui.py")], cwd=launch.root, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mlflow_ui: error: ") and "CDSW_APP_PORT" in lines[0]
+
+
+def test_app_refuses_a_tracking_server_uri_in_one_line(launch: Launch) -> None:
+    env = {**launch.env, "CDSW_APP_PORT": str(free_port()),
+           "SEARCH_TRACKING_URI": "https://user:s3cret@tracking.example.com"}
+    result = subprocess.run([PYTHON, str(launch.root / "cml/mlflow_ui.py")], cwd=launch.root, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mlflow_ui: error: SEARCH_TRACKING_URI is a tracking server")
+    assert "s3cret" not in result.stderr
+
+
+def test_study_job_rejects_a_bad_setting_before_running_any_study(launch: Launch) -> None:
+    result = run_job(launch, "run_studies", arguments="knn no-such-model")
+    assert result.returncode == 2
+    assert result.stdout == "", "no study started"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("run_studies: error: ") and "no-such-model" in lines[0]
+
+
+def test_install_job_fails_loudly_when_the_install_fails(tmp_path: Path) -> None:
+    root = copy_project(tmp_path / "project")
+    (root / "pyproject.toml").write_text("[project\nname = 'broken'\n")  # pip cannot read it
+    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    result = subprocess.run([PYTHON, str(root / INSTALL_SCRIPT)], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("install_dependencies: error: pip install failed")
+
+
+# -- settings the jobs and the UI share -----------------------------------------------------------
+
+
+def test_blank_store_settings_mean_the_projects_embedded_stores_not_cmls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", CML_OWN_TRACKING)
+    monkeypatch.setenv("SEARCH_TRACKING_URI", " ")
+    monkeypatch.setenv("SEARCH_STORAGE", "")
+    assert cml_settings.tracking_uri(tmp_path) == f"sqlite:///{tmp_path}/mlflow.db"
+    assert cml_settings.storage(tmp_path) == f"sqlite:///{tmp_path}/optuna.db"
+
+
+def test_relative_stores_are_anchored_at_the_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir("/")
+    monkeypatch.setenv("SEARCH_TRACKING_URI", "sqlite:///stores/mlflow.db")
+    monkeypatch.setenv("SEARCH_STORAGE", "stores/optuna.journal")
+    assert cml_settings.tracking_uri(tmp_path) == f"sqlite:///{tmp_path}/stores/mlflow.db"
+    assert cml_settings.storage(tmp_path) == f"{tmp_path}/stores/optuna.journal"
+    monkeypatch.setenv("SEARCH_STORAGE", "postgresql://user@db.example.com/optuna")
+    assert cml_settings.storage(tmp_path) == "postgresql://user@db.example.com/optuna"
+
+
+def test_project_root_is_found_above_the_script_not_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_project(tmp_path / "project")
+    monkeypatch.chdir(tmp_path)
+    assert cml_settings.project_root(str(root / "cml" / "mlflow_ui.py")) == root.resolve()
+    monkeypatch.chdir(root / "cml")  # CML's engine may run a script without __file__, from the project
+    assert cml_settings.project_root(None) == root.resolve()
+
+
+def test_ui_allows_cml_host_and_loopback_on_its_port_only() -> None:
+    assert cml_settings.allowed_hosts(8090, "ML-1.Example.Site.") == [
+        "mlflow.ml-1.example.site", "127.0.0.1:8090", "localhost:8090"
+    ]
+    assert cml_settings.allowed_hosts(8090, None) == ["127.0.0.1:8090", "localhost:8090"]
+    with pytest.raises(ValueError):
+        cml_settings.allowed_hosts(8090, "*.example.site")  # MLflow would read a pattern
+
+
+def test_app_port_falls_back_to_the_readonly_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CDSW_APP_PORT", raising=False)
+    monkeypatch.setenv("CDSW_READONLY_PORT", "8100")
+    assert cml_settings.app_port() == 8100
+    monkeypatch.setenv("CDSW_APP_PORT", "8090")
+    assert cml_settings.app_port() == 8090
