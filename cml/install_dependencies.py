@@ -34,7 +34,8 @@ def main(script: str | None) -> int:
         print(f"{PROG}: error: pip install failed (exit code {code}); see pip's output above", file=sys.stderr)
         return code
     # A fresh interpreter, as the next job will start: the toolkit imports and its models are registered.
-    check = [sys.executable, "-c", "from search.registry import get_model; get_model('knn'); get_model('random-forest')"]
+    load = "from search.registry import get_model; get_model('knn'); get_model('random-forest')"
+    check = [sys.executable, "-c", load]
     if (code := subprocess.run(check, cwd=root).returncode) != 0:
         print(f"{PROG}: error: {DISTRIBUTION} was installed but its models cannot be loaded", file=sys.stderr)
         return code

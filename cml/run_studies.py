@@ -27,7 +27,8 @@ PROG = "run_studies"
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description="Run (or resume) one Optuna study per model.")
     parser.add_argument("models", nargs="*", help="models to study (default: $SEARCH_MODELS)")
-    parser.add_argument("--n-trials", type=int, default=None, help="trials to add per study (default: $SEARCH_N_TRIALS)")
+    parser.add_argument("--n-trials", type=int, default=None,
+                        help="trials to add per study (default: $SEARCH_N_TRIALS)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per study (default: $SEARCH_TIMEOUT)")
     return parser.parse_args(argv)
 
@@ -68,13 +69,13 @@ def make_configs(args: argparse.Namespace, root, tracking_uri: str) -> list:
     if n_trials is None and timeout is None:
         n_trials = cml_settings.DEFAULT_N_TRIALS
     storage = cml_settings.storage(root)
-    configs = []
-    for model in dict.fromkeys(args.models or cml_settings.models()):
+    configs: dict[str, StudyConfig] = {}
+    for model in args.models or cml_settings.models():
         config = StudyConfig(models=[model], n_trials=n_trials, timeout=timeout, storage=storage,
                              tracking_uri=tracking_uri)
         config.validate()
-        configs.append(config)
-    return configs
+        configs.setdefault(config.resolved_study_name(), config)  # "rf" and "random-forest" are one study
+    return list(configs.values())
 
 
 def run(configs: list) -> None:

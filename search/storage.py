@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from search.errors import InputError, SearchError
-from search.urls import mask
+from search.urls import DEFAULT_STORAGE, mask
 
 if TYPE_CHECKING:
     import optuna
@@ -27,11 +27,18 @@ class StorageURLError(InputError, StorageError):
     """The storage URL is malformed or names a kind of storage Optuna has not."""
 
 
+def check_storage_url(url: str) -> None:
+    """Refuse a malformed URL before any work starts (opening may still fail later)."""
+    url = url.strip() or DEFAULT_STORAGE
+    if not url.startswith(("redis://", "rediss://", "unix://")) and not (url.endswith(JOURNAL_SUFFIXES) and "://" not in url):
+        _check_rdb_url(url)
+
+
 def open_storage(url: str) -> optuna.storages.BaseStorage:
     """The Optuna storage ``url`` names, created (and migrated) if it does not exist yet."""
     import optuna
 
-    url = url.strip()
+    url = url.strip() or DEFAULT_STORAGE  # a blank SEARCH_STORAGE means the default
     try:
         if url.startswith(("redis://", "rediss://", "unix://")):
             from optuna.storages.journal import JournalRedisBackend

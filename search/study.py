@@ -85,6 +85,7 @@ class StudyConfig:
 
     def validate(self) -> None:
         from search.evaluation import check_metric
+        from search.storage import check_storage_url
 
         if self.n_trials is not None and self.n_trials < 1:
             raise StudyError(f"--n-trials must be at least 1, got {self.n_trials}")
@@ -99,6 +100,7 @@ class StudyConfig:
         if self.pruner not in PRUNERS:
             raise StudyError(f"unknown pruner {self.pruner!r}; choose from {', '.join(PRUNERS)}")
         check_metric(self.metric)
+        check_storage_url(self.storage)
         self.specs()
 
 

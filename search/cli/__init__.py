@@ -6,6 +6,7 @@ the commands that use them, so ``search --help`` answers at once.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     from search.errors import SearchError
 
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # its INFO lines are noise on a CLI
+    if "mlflow" in sys.modules:  # imported before us (e.g. by a notebook): its logger is already set up
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
     try:
         result = typer.main.get_command(app).main(args=argv, prog_name="search", standalone_mode=False)
     except typer.Exit as done:

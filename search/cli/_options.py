@@ -29,7 +29,8 @@ TrackingUri = Annotated[
     Optional[str],
     typer.Option(
         "--tracking-uri",
-        help="MLflow tracking URI. Default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.",
+        envvar="SEARCH_TRACKING_URI",
+        help="MLflow tracking URI. Default: $SEARCH_TRACKING_URI, else $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.",
         rich_help_panel="Tracking",
     ),
 ]

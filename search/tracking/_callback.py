@@ -99,7 +99,9 @@ class MLflowCallback:
         self._study_run_ids: dict[str, str] = {}
         self._context_tags: dict[str, str] | None = None
         self._run_ids: dict[int, str] = {}  # trial id -> run id, for idempotence
-        self._best: dict[str, float] = {}
+        self._best: dict[str, float] = {}  # per study: best value, and the step/time it was logged at
+        self._best_step: dict[str, int] = {}
+        self._best_stamp: dict[str, int] = {}
         self._pending: dict[int, tuple[RunRecord, Any]] = {}  # (record, study) not written yet
         self._in_flight: dict[int, tuple[RunRecord, Any]] = {}  # handed to the background writer
         self._last_failure = 0.0
@@ -308,7 +310,12 @@ class MLflowCallback:
         extra = best.user_attrs.get(METRICS_ATTRIBUTE_KEY)
         if isinstance(extra, Mapping):
             metrics.update({f"best_{k}": float(v) for k, v in extra.items() if k.startswith("test_")})
-        update = RunUpdate(run_id, metrics, tags, step=best.number, timestamp_ms=int(time.time() * 1000))
+        # MLflow shows a metric's value at its highest step, latest timestamp: never let an older,
+        # worse best (logged by another thread) outrank this one.
+        step = max(best.number, self._best_step.get(study.study_name, 0))
+        stamp = max(int(time.time() * 1000), self._best_stamp.get(study.study_name, 0) + 1)
+        self._best_step[study.study_name], self._best_stamp[study.study_name] = step, stamp
+        update = RunUpdate(run_id, metrics, tags, step=step, timestamp_ms=stamp)
         try:
             self._writer.update(update)
         except Exception as error:

@@ -1,0 +1,1 @@
+"""Speed and search-quality benchmarks (issue 5); not part of the test suite."""

@@ -1,0 +1,213 @@
+"""B4 search quality at equal budget: our default study against RandomizedSearchCV and the prototype's grid.
+
+For each dataset (synthetic, breast_cancer, digits), model (knn, random-forest) and
+seed (0, 1, 2), on the training split (``load_dataset`` defaults: test_size 0.25,
+split_seed 123), with the same folds (StratifiedKFold(5, shuffle=True,
+random_state=search.evaluation.FOLD_SEED)) and the same StandardScaler pipeline
+(``ModelSpec.build``):
+
+- ours: what ``search study MODEL --n-trials 30 --seed S`` runs, in-process and
+  without MLflow: TPE sampler and median pruner from `search.study`, its objective,
+  an in-memory study. Pruned trials count toward the 30 but are not full evaluations;
+  the best is taken among complete trials. Each complete trial also fits a final model
+  for its test score, which is in our wall time (the others refit only their winner).
+- random: scikit-learn's RandomizedSearchCV with 30 samples of the same space, drawn
+  from the ModelSpec's declared parameters (`ParamDistribution`, as Optuna's random
+  sampler draws them: log-uniform integers, None half the time for a nullable one).
+- grid: GridSearchCV over the original prototype's grid (10 kNN, 24 forest configurations).
+
+Reported per (dataset, model), medians over seeds: best CV accuracy, the winner's
+held-out test accuracy (refit on the whole training split) and wall time.
+Target: our best CV >= RandomizedSearchCV's and >= the grid's, in less wall time than the grid.
+``--quick``: synthetic data only, seed 0, 10 trials.
+
+    python -m benchmarks.b4_search_quality [--quick]
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks._common import Row, cli, columns, print_table, ratio
+
+DATASETS = ("synthetic", "breast_cancer", "digits")
+MODELS = ("knn", "random-forest")
+SEEDS = (0, 1, 2)
+N_TRIALS = 30
+CV = 5
+METRIC = "accuracy"
+
+#: The original prototype's grids.
+GRIDS = {
+    "knn": {"n_neighbors": [3, 5, 7, 11, 15], "weights": ["uniform", "distance"]},
+    "random-forest": {"max_depth": [2, 3, 5, None], "n_estimators": [50, 100, 200], "min_samples_split": [2, 5]},
+}
+
+
+class ParamDistribution:
+    """One declared parameter as a scipy-style distribution (``rvs``) for RandomizedSearchCV.
+
+    Draws as Optuna's RandomSampler draws from `Param.suggest`: a nullable parameter
+    is None half the time; integers are uniform, or log-uniform over
+    [low - 0.5, high + 0.5] rounded; categoricals are uniform.
+    """
+
+    def __init__(self, param: Any) -> None:
+        self.param = param
+
+    def rvs(self, random_state: Any = None) -> Any:
+        import numpy as np
+        from sklearn.utils import check_random_state
+
+        from models import Categorical, Int
+
+        rng = check_random_state(random_state)
+        param = self.param
+        if isinstance(param, Categorical):
+            return param.choices[rng.randint(len(param.choices))]
+        if param.nullable and rng.randint(2):
+            return None
+        low, high = param.search
+        if isinstance(param, Int):
+            if not param.log:
+                return int(rng.randint(low, high + 1))
+            drawn = np.exp(rng.uniform(np.log(low - 0.5), np.log(high + 0.5)))
+            return int(min(max(round(drawn), low), high))
+        if param.log:
+            return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+        return float(rng.uniform(low, high))
+
+    def __repr__(self) -> str:
+        return f"ParamDistribution({self.param.name}: {self.param.space()})"
+
+
+def random_space(spec: Any) -> dict[str, ParamDistribution]:
+    """RandomizedSearchCV's ``param_distributions`` for a model's whole declared search space."""
+    return {f"model__{p.name}": ParamDistribution(p) for p in spec.params}
+
+
+@dataclass
+class Outcome:
+    cv: float
+    test: float
+    wall: float
+    complete: int
+
+
+def folds() -> Any:
+    from sklearn.model_selection import StratifiedKFold
+
+    from search.evaluation import FOLD_SEED
+
+    return StratifiedKFold(n_splits=CV, shuffle=True, random_state=FOLD_SEED)
+
+
+def run_ours(spec: Any, data: Any, seed: int, n_trials: int) -> Outcome:
+    import optuna
+
+    from search.study import make_objective, make_pruner, make_sampler
+    from search.tracking import METRICS_ATTRIBUTE_KEY
+
+    study = optuna.create_study(
+        direction="maximize", sampler=make_sampler("tpe", seed, 1), pruner=make_pruner("median", CV)
+    )
+    objective = make_objective([spec], data, METRIC, CV, seed)
+    started = time.perf_counter()
+    study.optimize(objective, n_trials=n_trials, catch=(ValueError,), gc_after_trial=False)
+    wall = time.perf_counter() - started
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best = max(complete, key=lambda t: t.value)
+    return Outcome(best.value, best.user_attrs[METRICS_ATTRIBUTE_KEY][f"test_{METRIC}"], wall, len(complete))
+
+
+def run_sklearn(search_cv: Any, data: Any, evaluations: int) -> Outcome:
+    from sklearn.metrics import get_scorer
+
+    started = time.perf_counter()
+    search_cv.fit(data.X_train, data.y_train)
+    wall = time.perf_counter() - started
+    test = get_scorer(METRIC)(search_cv.best_estimator_, data.X_test, data.y_test)
+    return Outcome(float(search_cv.best_score_), float(test), wall, evaluations)
+
+
+def run_random(spec: Any, data: Any, seed: int, n_trials: int) -> Outcome:
+    from sklearn.model_selection import RandomizedSearchCV
+
+    search_cv = RandomizedSearchCV(
+        spec.build(spec.defaults(), seed), random_space(spec), n_iter=n_trials, scoring=METRIC, cv=folds(),
+        random_state=seed, refit=True,
+    )
+    return run_sklearn(search_cv, data, n_trials)
+
+
+def run_grid(spec: Any, data: Any, seed: int) -> Outcome:
+    from sklearn.model_selection import GridSearchCV
+
+    grid = {f"model__{name}": values for name, values in GRIDS[spec.name].items()}
+    search_cv = GridSearchCV(spec.build(spec.defaults(), seed), grid, scoring=METRIC, cv=folds(), refit=True)
+    return run_sklearn(search_cv, data, math.prod(len(v) for v in grid.values()))
+
+
+def _median(outcomes: list[Outcome], field: str) -> float:
+    return statistics.median(getattr(o, field) for o in outcomes)
+
+
+def main(quick: bool) -> list[Row]:
+    import optuna
+
+    from search.data import load_dataset
+    from search.registry import get_model
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    datasets, seeds, n_trials = (("synthetic",), (0,), 10) if quick else (DATASETS, SEEDS, N_TRIALS)
+
+    detail, rows = [], []
+    for dataset in datasets:
+        data = load_dataset(dataset)
+        for model in MODELS:
+            spec = get_model(model)
+            results: dict[str, list[Outcome]] = {"ours": [], "random": [], "grid": []}
+            for seed in seeds:
+                results["ours"].append(run_ours(spec, data, seed, n_trials))
+                results["random"].append(run_random(spec, data, seed, n_trials))
+                results["grid"].append(run_grid(spec, data, seed))
+                print(f"  {dataset:13s} {model:13s} seed {seed}: " + " | ".join(
+                    f"{k} cv {v[-1].cv:.4f} test {v[-1].test:.4f} {v[-1].wall:6.1f} s" for k, v in results.items()
+                ) + f" | ours complete {results['ours'][-1].complete}/{n_trials}", flush=True)
+            cv = {k: _median(v, "cv") for k, v in results.items()}
+            test = {k: _median(v, "test") for k, v in results.items()}
+            wall = {k: _median(v, "wall") for k, v in results.items()}
+            detail.append([
+                dataset, model, cv["ours"], cv["random"], cv["grid"],
+                f"{ratio(cv['ours'], cv['random']):.4f}x", f"{ratio(cv['ours'], cv['grid']):.4f}x",
+                test["ours"], test["random"], test["grid"], *(f"{wall[k]:.2f}" for k in ("ours", "random", "grid")),
+                f"{ratio(wall['ours'], wall['grid']):.2f}x", f"{_median(results['ours'], 'complete'):g}/{n_trials}",
+            ])
+            name = f"{dataset}/{model}"
+            rows += [
+                Row(f"{name} best CV", cv["ours"], "", "RandomizedSearchCV", ratio(cv["ours"], cv["random"]),
+                    ">= 1x", cv["ours"] >= cv["random"]),
+                Row(f"{name} best CV", cv["ours"], "", "grid", ratio(cv["ours"], cv["grid"]), ">= 1x",
+                    cv["ours"] >= cv["grid"]),
+                Row(f"{name} wall", wall["ours"], "s", "grid", ratio(wall["ours"], wall["grid"]), "< 1x",
+                    wall["ours"] < wall["grid"]),
+            ]
+
+    print(f"\n== B4 detail: medians over seeds {list(seeds)}, {n_trials} trials/samples, {CV}-fold CV accuracy ==")
+    print(columns(
+        ["data", "model", "cv ours", "cv random", "cv grid", "ours/random", "ours/grid", "test ours", "test random",
+         "test grid", "wall ours s", "wall random s", "wall grid s", "wall ours/grid", "ours complete"],
+        detail,
+    ))
+    print_table("B4 search quality at equal budget (ours = TPE + median pruner, the default study)", rows)
+    return rows
+
+
+if __name__ == "__main__":
+    cli(main, __doc__.splitlines()[0])

@@ -1,0 +1,224 @@
+"""B5 scale: reading and resuming a 10,000-trial study in the default sqlite storage.
+
+The study looks like one ``search study knn`` made: kNN parameters, five fold-by-fold
+intermediate values, the ``mlflow_metrics`` and ``mlflow_run_id`` user attributes,
+the study's ``settings``, and one trial in ten pruned. Its objective is trivial, so
+what is measured is the storage and the sampler, never the model.
+
+Measured (fresh processes, median of 5 runs, 3 with ``--quick``):
+
+- ``search best NAME --storage URL`` and ``search trials NAME --storage URL --format csv``,
+  compared with the same command on a 10-trial study (``import optuna`` is shown as the floor);
+- resuming: a process that opens the study the way ``search study`` does
+  (`search.study.open_study`: TPE multivariate/group, median pruner, settings check)
+  and runs one trial of a trivial objective over the kNN space, compared with the same
+  process on a fresh empty study; the difference is the resume overhead.
+
+Targets: ``search best`` under 1 s; resume overhead under 2 s. ``--quick``: 1,000 trials.
+Building the study (not timed): 200 trials are added through Optuna, then copied
+row by row in SQL to reach the size (adding 10,000 trials one by one through
+Optuna would take minutes); Optuna then reads the result back as a check.
+
+    python -m benchmarks.b5_scale [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from contextlib import closing
+from pathlib import Path
+
+from benchmarks._common import PYTHON, Row, cli, columns, print_table, ratio, run_cmd, run_cmd_time, venv_script
+
+BEST_TARGET_S = 1.0
+RESUME_TARGET_S = 2.0
+TEMPLATE_TRIALS = 200
+SMALL_TRIALS = 10
+CV = 5
+
+#: Open a study as `search study` does and run one trial; prints the phases' seconds as JSON.
+_RESUME = """
+import json, sys, time
+started = time.perf_counter()
+import optuna
+from models.knn import MODEL
+from search.study import StudyConfig, open_study
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+imported = time.perf_counter()
+study = open_study(StudyConfig(models=["knn"], study_name=sys.argv[1], storage=sys.argv[2]))
+opened = time.perf_counter()
+
+def objective(trial):
+    params = MODEL.suggest(trial)
+    return 1.0 - abs(params["n_neighbors"] - 7) / 100 + (0.01 if params["weights"] == "distance" else 0.0)
+
+study.optimize(objective, n_trials=1)
+done = time.perf_counter()
+print(json.dumps({"import": imported - started, "open": opened - imported, "trial": done - opened,
+                  "trials": len(study.get_trials(deepcopy=False))}))
+"""
+
+
+def _template_trials(n: int, seed: int = 0) -> list:
+    """``n`` trials shaped like a real kNN study's (pruned ones included)."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    from search.tracking import METRICS_ATTRIBUTE_KEY, RUN_ID_ATTRIBUTE_KEY
+
+    rng = random.Random(seed)
+    distributions = {
+        "n_neighbors": IntDistribution(1, 50),
+        "weights": CategoricalDistribution(("uniform", "distance")),
+        "p": CategoricalDistribution((1, 2)),
+    }
+    trials = []
+    for _ in range(n):
+        params = {"n_neighbors": rng.randint(1, 50), "weights": rng.choice(("uniform", "distance")), "p": rng.choice((1, 2))}
+        score = 0.95 - abs(params["n_neighbors"] - 7) / 200 + rng.gauss(0, 0.01)
+        folds = {step: score + rng.gauss(0, 0.01) for step in range(CV)}
+        attrs = {RUN_ID_ATTRIBUTE_KEY: f"{rng.getrandbits(128):032x}"}
+        if rng.random() < 0.1:
+            pruned_at = rng.randint(1, CV - 1)
+            trials.append(optuna.trial.create_trial(
+                state=optuna.trial.TrialState.PRUNED, params=params, distributions=distributions,
+                intermediate_values={s: v for s, v in folds.items() if s <= pruned_at}, user_attrs=attrs,
+            ))
+            continue
+        attrs[METRICS_ATTRIBUTE_KEY] = {
+            "cv_accuracy": score, "cv_accuracy_std": 0.01, "fit_time": rng.uniform(0.001, 0.01),
+            "train_accuracy": min(1.0, score + 0.03), "test_accuracy": score + rng.gauss(0, 0.01),
+        }
+        trials.append(optuna.trial.create_trial(
+            params=params, distributions=distributions, value=score, intermediate_values=folds, user_attrs=attrs,
+        ))
+    return trials
+
+
+def _replicate(db: Path, study_id: int, first_id: int, block: int, copies: int) -> None:
+    """Append ``copies`` copies of trials ``first_id .. first_id+block-1`` (and their rows) to the study."""
+    with closing(sqlite3.connect(db)) as con, con:  # closed at the end, committed if nothing failed
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        child_tables = {}
+        for table in tables:
+            info = con.execute(f"PRAGMA table_info({table})").fetchall()  # (cid, name, type, notnull, default, pk)
+            names = [c[1] for c in info]
+            if table != "trials" and "trial_id" in names:
+                child_tables[table] = [c[1] for c in info if not c[5]]  # without their own primary key
+        trial_columns = [c[1] for c in con.execute("PRAGMA table_info(trials)").fetchall()]
+        for copy in range(1, copies + 1):
+            shift = copy * block
+            shifted = {"trial_id": f"trial_id + {shift}", "number": f"number + {shift}"}
+            select = ", ".join(shifted.get(c, c) for c in trial_columns)
+            con.execute(
+                f"INSERT INTO trials ({', '.join(trial_columns)}) SELECT {select} FROM trials "
+                "WHERE study_id = ? AND trial_id BETWEEN ? AND ?", (study_id, first_id, first_id + block - 1),
+            )
+            for table, cols in child_tables.items():
+                select = ", ".join(f"trial_id + {shift}" if c == "trial_id" else c for c in cols)
+                con.execute(
+                    f"INSERT INTO {table} ({', '.join(cols)}) SELECT {select} FROM {table} "
+                    "WHERE trial_id BETWEEN ? AND ?", (first_id, first_id + block - 1),
+                )
+
+
+def _no_sync(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
+
+
+def build_study(url: str, db: Path, name: str, n_trials: int) -> None:
+    """A ``n_trials``-trial kNN-like study named ``name`` in the sqlite file ``db`` (``url``)."""
+    import optuna
+    from sqlalchemy import event
+
+    from search.study import StudyConfig
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.RDBStorage(url)
+    # Only while building: no fsync per added trial (Optuna commits each one); the file stays a normal database.
+    event.listen(storage.engine, "connect", _no_sync)
+    storage.engine.dispose()
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    study.set_user_attr("settings", StudyConfig(models=["knn"], study_name=name, storage=url).settings())
+    block = min(n_trials, TEMPLATE_TRIALS)
+    if n_trials % block:
+        raise ValueError(f"{n_trials} trials is not a multiple of {block}")
+    study.add_trials(_template_trials(block))
+    trial_ids = [t._trial_id for t in study.get_trials(deepcopy=False)]
+    first_id = min(trial_ids)
+    if trial_ids != list(range(first_id, first_id + block)):
+        raise RuntimeError("template trial ids are not contiguous; cannot copy them")
+    storage.engine.dispose()
+    _replicate(db, study._study_id, first_id, block, n_trials // block - 1)
+    loaded = optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+    if [t.number for t in loaded] != list(range(n_trials)) or any(not t.params for t in loaded):
+        raise RuntimeError(f"study {name!r} did not read back as {n_trials} well-formed trials")
+
+
+def resume_times(name: str, url: str, repeats: int, fresh: bool) -> dict[str, float]:
+    """Medians of the resume process's wall time and phases (a new empty study each run if ``fresh``)."""
+    runs = []
+    for i in range(repeats + 1):  # the first run warms the caches and is not counted
+        study = f"{name}-{i}" if fresh else name
+        started = time.perf_counter()
+        phases = json.loads(run_cmd([PYTHON, "-c", _RESUME, study, url]).stdout.strip().splitlines()[-1])
+        phases["wall"] = time.perf_counter() - started
+        if i:
+            runs.append(phases)
+    return {key: statistics.median(run[key] for run in runs) for key in ("wall", "import", "open", "trial")}
+
+
+def main(quick: bool) -> list[Row]:
+    n_trials = 1_000 if quick else 10_000
+    repeats = 3 if quick else 5
+    search = venv_script("search")
+    with tempfile.TemporaryDirectory() as workdir:
+        db = Path(workdir) / "optuna.db"
+        url = f"sqlite:///{db}"
+        started = time.perf_counter()
+        build_study(url, db, "big", n_trials)
+        build_study(url, db, "small", SMALL_TRIALS)
+        print(f"(setup, not timed: {n_trials:,}-trial and {SMALL_TRIALS}-trial studies built in "
+              f"{time.perf_counter() - started:.1f} s; {db.stat().st_size / 1e6:.1f} MB)")
+
+        commands = {
+            "search best": ["best", "--storage", url],
+            "search trials --format csv": ["trials", "--storage", url, "--format", "csv"],
+        }
+        floor = run_cmd_time([PYTHON, "-c", "import optuna"], repeats, cwd=workdir)
+        rows = [Row("python -c 'import optuna' (floor)", floor, "s")]
+        for label, args in commands.items():
+            small = run_cmd_time([search, args[0], "small", *args[1:]], repeats, cwd=workdir)
+            big = run_cmd_time([search, args[0], "big", *args[1:]], repeats, cwd=workdir)
+            target, met = "", None
+            if label == "search best":
+                target, met = f"< {BEST_TARGET_S:g} s", big < BEST_TARGET_S
+            rows.append(Row(f"{label} ({SMALL_TRIALS} trials)", small, "s", f"{SMALL_TRIALS} trials", 1.0))
+            rows.append(Row(f"{label} ({n_trials:,} trials)", big, "s", f"{SMALL_TRIALS} trials", ratio(big, small),
+                            target, met))
+
+        fresh = resume_times("fresh", url, repeats, fresh=True)
+        resumed = resume_times("big", url, repeats, fresh=False)
+    overhead = resumed["wall"] - fresh["wall"]
+    rows.append(Row("open + 1 trial, fresh study (process)", fresh["wall"], "s", "fresh study", 1.0))
+    rows.append(Row(f"open + 1 trial, {n_trials:,}-trial study", resumed["wall"], "s", "fresh study",
+                    ratio(resumed["wall"], fresh["wall"])))
+    rows.append(Row("resume overhead (difference)", overhead, "s", "", None, f"< {RESUME_TARGET_S:g} s",
+                    overhead < RESUME_TARGET_S))
+    print_table(f"B5 scale: {n_trials:,}-trial study in sqlite, median of {repeats} fresh processes", rows)
+    print("\nresume phases inside the process (median s):")
+    print(columns(["study", "imports", "open_study", "one trial (TPE sample + tell)", "process wall"],
+                  [[label, p["import"], p["open"], p["trial"], p["wall"]]
+                   for label, p in (("fresh", fresh), (f"{n_trials:,} trials", resumed))]))
+    return rows
+
+
+if __name__ == "__main__":
+    cli(main, __doc__.splitlines()[0])
