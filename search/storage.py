@@ -1,7 +1,8 @@
 """Optuna storages chosen by URL, so the same command runs on a laptop and a cluster.
 
 - ``sqlite:///optuna.db`` (the default), ``postgresql://…``, ``mysql://…``: Optuna's RDB storage.
-- ``redis://…``: Optuna's journal storage on Redis (many workers, many machines).
+- ``redis://host:6379/0?prefix=team-a:``: Optuna's journal storage on Redis (many workers,
+  many machines; ``prefix`` keeps several teams' studies apart).
 - a path ending in ``.journal`` or ``.log``: Optuna's journal storage in a file (many
   worker processes on one machine, no "database is locked").
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from search.errors import InputError, SearchError
+from search.locking import creating, sqlite_path
 from search.urls import DEFAULT_STORAGE, mask
 
 if TYPE_CHECKING:
@@ -43,18 +45,31 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         if url.startswith(("redis://", "rediss://", "unix://")):
             from optuna.storages.journal import JournalRedisBackend
 
-            return optuna.storages.JournalStorage(JournalRedisBackend(url))
+            redis_url, prefix = _split_prefix(url)
+            return optuna.storages.JournalStorage(JournalRedisBackend(redis_url, prefix=prefix))
         if url.endswith(JOURNAL_SUFFIXES) and "://" not in url:
             from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
             return optuna.storages.JournalStorage(JournalFileBackend(url, lock_obj=JournalFileOpenLock(url)))
         _check_rdb_url(url)
-        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        with creating(sqlite_path(url)):  # one process creates the tables; the others wait, then load
+            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
     except StorageError:
         raise
     except Exception as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise StorageError(f"cannot open Optuna storage {mask(url)}: {mask(reason)}") from None
+
+
+def _split_prefix(url: str) -> tuple[str, str]:
+    """``redis://host/0?prefix=team-a:`` → the Redis URL and the key prefix of the journal."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    prefix = "".join(value for key, value in query if key == "prefix")
+    rest = urlencode([(key, value) for key, value in query if key != "prefix"])
+    return urlunsplit(parts._replace(query=rest)), prefix
 
 
 def _check_rdb_url(url: str) -> None:

@@ -8,14 +8,11 @@ creation races with itself).
 
 from __future__ import annotations
 
-import fcntl
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
 
 from search.errors import SearchError
+from search.locking import creating, sqlite_path
 from search.urls import mask
 
 HEALTH_TIMEOUT_SECONDS = 5.0
@@ -32,7 +29,7 @@ def prepare_tracking_store(tracking_uri: str) -> None:
         return
     from mlflow import MlflowClient
 
-    with _exclusive(sqlite_path(tracking_uri)):
+    with creating(sqlite_path(tracking_uri)):
         try:
             MlflowClient(tracking_uri).search_experiments(max_results=1)
         except Exception as error:
@@ -54,29 +51,6 @@ def experiment_id(tracking_uri: str, name: str) -> str:
         return client.create_experiment(name)
     except MlflowException:  # created by a concurrent worker
         return client.get_experiment_by_name(name).experiment_id
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of an ``sqlite:///`` URI (None for other stores)."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri[len("sqlite:///") :].split("?")[0]
-    return Path(path) if path and path != ":memory:" else None
-
-
-@contextmanager
-def _exclusive(path: Path | None) -> Iterator[None]:
-    """Hold a lock file beside ``path`` so only one process creates the database."""
-    if path is None:
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _check_server(tracking_uri: str) -> None:

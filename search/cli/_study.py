@@ -30,7 +30,10 @@ def study(
     target: opt.Target = None,
     test_size: opt.TestSize = 0.25,
     split_seed: opt.SplitSeed = 123,
-    n_jobs: Annotated[int, typer.Option("--n-jobs", help="Trials run in parallel threads within this process.")] = 1,
+    n_jobs: Annotated[int, typer.Option("--n-jobs", help="Trials run in parallel threads within each worker.")] = 1,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Worker processes sharing the study (use the cores; see README).")
+    ] = 1,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
     """Run (or resume) an Optuna study and log every trial to MLflow."""
@@ -45,7 +48,7 @@ def study(
     config = StudyConfig(
         models=models, n_trials=n_trials, timeout=timeout, study_name=study_name, storage=storage,
         tracking_uri=tracking_uri, experiment=experiment, sampler=sampler.lower(), pruner=pruner.lower(), seed=seed,
-        cv=cv, metric=metric, data=data, target=target, test_size=test_size, split_seed=split_seed, n_jobs=n_jobs,
+        cv=cv, metric=metric, data=data, target=target, test_size=test_size, split_seed=split_seed, n_jobs=n_jobs, workers=workers,
         show_progress_bar=progress and sys.stderr.isatty(),
     )
     config.validate()

@@ -39,34 +39,49 @@ def _serve(tracking_uri: str, inbox: Any, outbox: Any) -> None:
 
 
 class BackgroundWriter:
-    """Same interface as `RunWriter`, but ``write`` only queues; ``flush`` reports the outcomes."""
+    """Same interface as `RunWriter`, but ``write`` only queues; ``flush`` reports the outcomes.
 
-    def __init__(self, tracking_uri: str) -> None:
+    Several writer processes share the work (a trial always goes to the same
+    one, so a retry updates its run); the study run's updates all go to the
+    first, so they stay in order.
+    """
+
+    def __init__(self, tracking_uri: str, processes: int = 2) -> None:
         self._foreground = RunWriter(tracking_uri)
         self.client = self._foreground.client  # experiments and study runs are made up front
-        context = multiprocessing.get_context("spawn")
-        self._inbox, self._outbox = context.Queue(), context.Queue()
-        self._process = context.Process(
-            target=_serve, args=(tracking_uri, self._inbox, self._outbox), name="mlflow-writer", daemon=True
-        )
-        self._process.start()
+        context = multiprocessing.get_context("spawn")  # never fork a process that may run threads
+        self._outbox = context.Queue()
+        self._inboxes = [context.Queue() for _ in range(max(1, processes))]
+        self._processes = [
+            context.Process(target=_serve, args=(tracking_uri, inbox, self._outbox), name=f"mlflow-writer-{i}",
+                            daemon=True)
+            for i, inbox in enumerate(self._inboxes)
+        ]
+        for process in self._processes:
+            process.start()
 
     def write(self, record: RunRecord, experiment_id: str, parent_run_id: str | None) -> None:
-        self._inbox.put((record, experiment_id, parent_run_id))
+        self._inboxes[record.trial_id % len(self._inboxes)].put((record, experiment_id, parent_run_id))
 
     def update(self, update: RunUpdate) -> None:
-        self._inbox.put(update)
+        self._inboxes[0].put(update)
 
     def flush(self) -> dict[int, str | BaseException]:
         """Wait until everything queued is written; the run id or error of each trial since the last flush."""
-        if not self._process.is_alive():
-            raise RuntimeError("the MLflow writer process has stopped")
-        self._inbox.put(_FLUSH)
-        return self._outbox.get()
+        if not all(process.is_alive() for process in self._processes):
+            raise RuntimeError("an MLflow writer process has stopped")
+        for inbox in self._inboxes:
+            inbox.put(_FLUSH)
+        outcomes: dict[int, str | BaseException] = {}
+        for _ in self._inboxes:
+            outcomes.update(self._outbox.get())
+        return outcomes
 
     def close(self) -> None:
-        if self._process.is_alive():
-            self._inbox.put(_STOP)
-            self._process.join(timeout=30)
-        if self._process.is_alive():
-            self._process.kill()
+        for inbox, process in zip(self._inboxes, self._processes):
+            if process.is_alive():
+                inbox.put(_STOP)
+        for process in self._processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()

@@ -65,7 +65,8 @@ class MLflowCallback:
             worker and found again on resume) and log each trial as its child;
             the parent keeps the best trial's params and value up to date.
         study_run_params: Params of the parent run (the study's settings).
-        background: Write runs from a separate process, so logging does not
+        background: Write runs from separate processes (started at once, so
+            their start-up overlaps the caller's own set-up), so logging does not
             slow the optimisation; call `flush` (or `close`) before reading MLflow.
     """
 
@@ -105,6 +106,8 @@ class MLflowCallback:
         self._pending: dict[int, tuple[RunRecord, Any]] = {}  # (record, study) not written yet
         self._in_flight: dict[int, tuple[RunRecord, Any]] = {}  # handed to the background writer
         self._last_failure = 0.0
+        if background:  # start the writers now: their start-up overlaps whatever the caller does next
+            self._get_writer_client()
 
     # -- the callback ---------------------------------------------------------------------------
 

@@ -1,0 +1,111 @@
+"""B1 Tracking overhead: our MLflowCallback against no tracking and against optuna-integration's.
+
+(a) a 100-trial kNN study on the default data, 5-fold CV, untracked; (b) the same
+tracked by our callback as ``search study`` uses it (study run + background
+writer) and, for reference, in its drop-in synchronous default; (c) the same
+tracked by ``optuna_integration.mlflow.MLflowCallback``. Then the per-trial
+logging cost on a trivial objective (300 trials). Every variant runs in this
+process on a fresh copy of the same pre-migrated sqlite MLflow store, with the
+same in-memory Optuna storage kind and the same random sampler seed, so each
+does exactly the same trials; variants are interleaved and repeated, medians
+are reported. Times include waiting for the writer to finish (``close``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks._common import Row, cli, print_table, ratio
+
+
+def _study_seconds(objective: Callable, n_trials: int, callback: Any) -> float:
+    import optuna
+
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0), pruner=optuna.pruners.NopPruner()
+    )
+    started = time.perf_counter()
+    study.optimize(objective, n_trials=n_trials, callbacks=[callback] if callback else [])
+    if hasattr(callback, "close"):
+        callback.close()
+    return time.perf_counter() - started
+
+
+def main(quick: bool) -> list[Row]:
+    import optuna
+    from mlflow import MlflowClient
+    from threadpoolctl import threadpool_limits
+
+    from search.data import load_dataset
+    from search.registry import get_model
+    from search.study import make_objective
+    from search.tracking import MLflowCallback
+
+    try:
+        from optuna_integration.mlflow import MLflowCallback as OldCallback
+    except ImportError:
+        raise SystemExit("B1 needs optuna-integration: pip install -e '.[bench]'") from None
+
+    warnings.filterwarnings("ignore")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    workdir = Path(tempfile.mkdtemp(prefix="b1-"))
+    template = workdir / "template.db"
+    MlflowClient(f"sqlite:///{template}").search_experiments()
+    counter = iter(range(10**6))
+
+    def fresh_uri() -> str:
+        path = workdir / f"mlflow-{next(counter)}.db"
+        shutil.copyfile(template, path)
+        return f"sqlite:///{path}"
+
+    variants: dict[str, Callable[[], Any]] = {
+        "untracked": lambda: None,
+        "ours (search study)": lambda: MLflowCallback(fresh_uri(), metric_name="cv_accuracy", study_run=True,
+                                                      background=True),
+        "ours (drop-in sync)": lambda: MLflowCallback(fresh_uri(), metric_name="cv_accuracy"),
+        "optuna-integration": lambda: OldCallback(tracking_uri=fresh_uri(), metric_name="cv_accuracy"),
+    }
+    knn_trials, trivial_trials, repeats = (20, 60, 1) if quick else (100, 300, 3)
+    objective = make_objective([get_model("knn")], load_dataset(), "accuracy", 5, seed=0)
+
+    def trivial(trial: optuna.trial.Trial) -> float:
+        return trial.suggest_float("x", -1.0, 1.0) ** 2
+
+    knn: dict[str, list[float]] = {name: [] for name in variants}
+    cheap: dict[str, list[float]] = {name: [] for name in variants}
+    with threadpool_limits(limits=1):  # trials are the unit of parallelism; see search.study
+        for _ in range(repeats):
+            for name, make in variants.items():  # interleaved, so drift hits every variant alike
+                knn[name].append(_study_seconds(objective, knn_trials, make()) / knn_trials * 1000)
+                cheap[name].append(_study_seconds(trivial, trivial_trials, make()) / trivial_trials * 1000)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    per_trial = {name: statistics.median(values) for name, values in knn.items()}
+    base = per_trial["untracked"]
+    rows = [Row(f"kNN study, {name}", per_trial[name], "ms/trial", "untracked", ratio(per_trial[name], base))
+            for name in variants]
+    b_over_a = ratio(per_trial["ours (search study)"], base)
+    rows.append(Row("b/a: ours (search study) / untracked", b_over_a, "x", target="<= 1.10",
+                    met=b_over_a is not None and b_over_a <= 1.10))
+
+    cheap_base = statistics.median(cheap["untracked"])
+    cost = {name: statistics.median(values) - cheap_base for name, values in cheap.items() if name != "untracked"}
+    rows += [Row(f"logging cost per trial, {name}", cost[name], "ms/trial", "optuna-integration",
+                 ratio(cost[name], cost["optuna-integration"])) for name in cost]
+    ours_over_old = ratio(cost["ours (search study)"], cost["optuna-integration"])
+    rows.append(Row("ours/old per-trial logging cost", ours_over_old, "x", target="<= 0.33",
+                    met=ours_over_old is not None and ours_over_old <= 0.33))
+    print_table(f"B1 tracking overhead ({knn_trials}-trial kNN study; {trivial_trials}-trial trivial study; "
+                f"median of {repeats})", rows)
+    return rows
+
+
+if __name__ == "__main__":
+    cli(main, __doc__.splitlines()[0])

@@ -1,0 +1,44 @@
+"""Several processes on one study: workers, and commands started at the same moment on fresh stores."""
+
+import subprocess
+
+import optuna
+from mlflow import MlflowClient
+
+from conftest import SEARCH, cli_env
+
+
+def _layout(tracking_uri, experiment):
+    client = MlflowClient(tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("search.role") == "study"]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return parents, children
+
+
+def test_workers_share_one_study_and_log_every_trial_once(run_cli, workdir):
+    result = run_cli("study", "knn", "--n-trials", "10", "--workers", "2", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    study = optuna.load_study(study_name="knn", storage=f"sqlite:///{workdir / 'optuna.db'}")
+    numbers = [t.number for t in study.trials if t.state.is_finished()]
+    assert 10 <= len(numbers) <= 11  # workers stop once the study holds 10 trials; one may be in flight
+    parents, children = _layout(f"sqlite:///{workdir / 'mlflow.db'}", "knn")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert sorted(int(c.data.tags["number"]) for c in children) == sorted(numbers)
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+
+
+def test_commands_started_together_on_fresh_stores_all_succeed(workdir):
+    processes = [
+        subprocess.Popen([SEARCH, "study", "knn", "--n-trials", "3", "--no-progress"], cwd=workdir, env=cli_env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=240)
+        assert process.returncode == 0, err
+    study = optuna.load_study(study_name="knn", storage=f"sqlite:///{workdir / 'optuna.db'}")
+    assert len(study.trials) == 9
+    parents, children = _layout(f"sqlite:///{workdir / 'mlflow.db'}", "knn")
+    assert len(parents) == 1
+    assert sorted(int(c.data.tags["number"]) for c in children) == list(range(9))
