@@ -36,8 +36,12 @@ def check_storage_url(url: str) -> None:
         _check_rdb_url(url)
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """The Optuna storage ``url`` names, created (and migrated) if it does not exist yet."""
+def open_storage(url: str, read_only: bool = False) -> optuna.storages.BaseStorage:
+    """The Optuna storage ``url`` names, created (and migrated) if it does not exist yet.
+
+    ``read_only`` skips table creation and the schema check, for commands that
+    only read a study (``search best``): they answer in about half the time.
+    """
     import optuna
 
     url = url.strip() or DEFAULT_STORAGE  # a blank SEARCH_STORAGE means the default
@@ -52,6 +56,13 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
 
             return optuna.storages.JournalStorage(JournalFileBackend(url, lock_obj=JournalFileOpenLock(url)))
         _check_rdb_url(url)
+        if read_only:
+            path = sqlite_path(url)
+            if path is not None and not path.is_file():
+                raise StorageURLError(f"no Optuna storage at {path}: run a study first, or pass --storage")
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=_engine_kwargs(url), skip_compatibility_check=True, skip_table_creation=True
+            )
         with creating(sqlite_path(url)):  # one process creates the tables; the others wait, then load
             return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
     except StorageError:

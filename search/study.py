@@ -331,10 +331,15 @@ class WorkerPool:
         method = "fork" if threading.active_count() == 1 else "spawn"
         context = multiprocessing.get_context(method)
         self._ready = context.Event()
-        quiet = replace(config, show_progress_bar=False)
         self._processes = [
-            context.Process(target=_worker_main, args=(quiet, total, self._ready), name=f"search-worker-{i + 1}")
-            for i in range(config.workers - 1)
+            context.Process(
+                target=_worker_main,
+                # A seeded sampler in every worker would draw the same configurations: offset the seed.
+                args=(replace(config, show_progress_bar=False, seed=None if config.seed is None else config.seed + i),
+                      total, self._ready),
+                name=f"search-worker-{i}",
+            )
+            for i in range(1, config.workers)
         ]
         for process in self._processes:
             process.start()

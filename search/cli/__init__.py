@@ -10,9 +10,12 @@ import logging
 import os
 import sys
 
-import typer
+# Plain Click help instead of Rich panels: importing Rich would double the start-up of every command.
+os.environ.setdefault("TYPER_USE_RICH", "0")
 
-from search.cli._inspect import best, models, trials
+import typer  # noqa: E402
+
+from search.cli._inspect import best, models, trials  # noqa: E402
 from search.cli._output import error_line
 from search.cli._run import run_app
 from search.cli._study import study

@@ -36,7 +36,7 @@ def _load(study_name: str, storage: str):
     from search.storage import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    backend = open_storage(storage)
+    backend = open_storage(storage, read_only=True)
     try:
         return optuna.load_study(study_name=study_name, storage=backend)
     except KeyError:
