@@ -30,7 +30,7 @@ def _one_line_error(result, code, fragment):
         (["study", "knn", "--storage", "mongodb://u:hunter2@h/db"], "unsupported storage URL scheme"),
         (["study", "knn", "--data", "missing.csv", "--target", "y"], "cannot read data file 'missing.csv'"),
         (["run", "knn", "--data", "nope"], "not a bundled dataset"),
-        (["best", "nothing-here"], "no study 'nothing-here'"),
+        (["best", "nothing-here"], "no Optuna storage at optuna.db: run a study first"),
         (["trials", "x", "--format", "xml"], "unknown format 'xml'"),
     ],
 )

@@ -108,6 +108,8 @@ def test_best_and_trials_report_the_study(search_cli):
     assert lines[0].startswith("number,state,value") and len(lines) == 5
     table = search_cli("trials", "knn")
     assert "COMPLETE" in table.stdout
+    missing = search_cli("best", "other")
+    assert missing.returncode == 2 and "no study 'other' in the storage; it has: knn" in missing.stderr
 
 
 def test_installed_console_script_runs_a_study(run_cli, client):
