@@ -86,7 +86,8 @@ def run(configs: list) -> None:
         print_start(config)
         print_summary(run_study(config), config)
         print(flush=True)
-    print("Open the 'MLflow UI' application of this project to see every study and trial.", flush=True)
+    print("See every study and trial in the MLflow UI: on CML, open this project's 'MLflow UI' application;"
+          " elsewhere, run `search ui` here (e.g. .venv/bin/search ui).", flush=True)
 
 
 if __name__ == "__main__":
