@@ -8,11 +8,13 @@ logging cost on a trivial objective (300 trials). Every variant runs in this
 process on a fresh copy of the same pre-migrated sqlite MLflow store, with the
 same in-memory Optuna storage kind and the same random sampler seed, so each
 does exactly the same trials; variants are interleaved and repeated, medians
-are reported. Times include waiting for the writer to finish (``close``).
+are reported. Times include starting our writer processes (the callback is made
+inside the timed region) and waiting for them to finish (``close``).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import tempfile
@@ -25,13 +27,14 @@ from typing import Any
 from benchmarks._common import Row, cli, print_table, ratio
 
 
-def _study_seconds(objective: Callable, n_trials: int, callback: Any) -> float:
+def _study_seconds(objective: Callable, n_trials: int, make_callback: Callable[[], Any]) -> float:
     import optuna
 
     study = optuna.create_study(
         direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0), pruner=optuna.pruners.NopPruner()
     )
     started = time.perf_counter()
+    callback = make_callback()
     study.optimize(objective, n_trials=n_trials, callbacks=[callback] if callback else [])
     if hasattr(callback, "close"):
         callback.close()
@@ -54,6 +57,10 @@ def main(quick: bool) -> list[Row]:
         raise SystemExit("B1 needs optuna-integration: pip install -e '.[bench]'") from None
 
     warnings.filterwarnings("ignore")
+    # MLflow's telemetry starts a thread at the first experiment a variant creates; that thread would
+    # then make every later variant's writers start by spawn instead of fork (see search.tracking).
+    # `search study` forks its writers before MLflow does anything of the kind; off for every variant alike.
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     workdir = Path(tempfile.mkdtemp(prefix="b1-"))
     template = workdir / "template.db"
@@ -65,12 +72,12 @@ def main(quick: bool) -> list[Row]:
         shutil.copyfile(template, path)
         return f"sqlite:///{path}"
 
-    variants: dict[str, Callable[[], Any]] = {
-        "untracked": lambda: None,
-        "ours (search study)": lambda: MLflowCallback(fresh_uri(), metric_name="cv_accuracy", study_run=True,
-                                                      background=True),
-        "ours (drop-in sync)": lambda: MLflowCallback(fresh_uri(), metric_name="cv_accuracy"),
-        "optuna-integration": lambda: OldCallback(tracking_uri=fresh_uri(), metric_name="cv_accuracy"),
+    variants: dict[str, Callable[[str], Any]] = {  # tracking URI -> callback
+        "untracked": lambda uri: None,
+        "ours (search study)": lambda uri: MLflowCallback(uri, metric_name="cv_accuracy", study_run=True,
+                                                          background=True),
+        "ours (drop-in sync)": lambda uri: MLflowCallback(uri, metric_name="cv_accuracy"),
+        "optuna-integration": lambda uri: OldCallback(tracking_uri=uri, metric_name="cv_accuracy"),
     }
     knn_trials, trivial_trials, repeats = (20, 60, 1) if quick else (100, 300, 3)
     objective = make_objective([get_model("knn")], load_dataset(), "accuracy", 5, seed=0)
@@ -83,8 +90,10 @@ def main(quick: bool) -> list[Row]:
     with threadpool_limits(limits=1):  # trials are the unit of parallelism; see search.study
         for _ in range(repeats):
             for name, make in variants.items():  # interleaved, so drift hits every variant alike
-                knn[name].append(_study_seconds(objective, knn_trials, make()) / knn_trials * 1000)
-                cheap[name].append(_study_seconds(trivial, trivial_trials, make()) / trivial_trials * 1000)
+                uri = fresh_uri()
+                knn[name].append(_study_seconds(objective, knn_trials, lambda: make(uri)) / knn_trials * 1000)
+                uri = fresh_uri()
+                cheap[name].append(_study_seconds(trivial, trivial_trials, lambda: make(uri)) / trivial_trials * 1000)
     shutil.rmtree(workdir, ignore_errors=True)
 
     per_trial = {name: statistics.median(values) for name, values in knn.items()}

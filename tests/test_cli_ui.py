@@ -1,5 +1,7 @@
 """``search ui``: the MLflow UI on the same store the studies write to, bound to 127.0.0.1."""
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -36,5 +38,5 @@ def test_ui_serves_the_default_store_on_loopback(search_cli, workdir, tracking_u
             if not outside.startswith("127."):
                 assert probe.connect_ex((outside, port)) != 0
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)  # the server and anything it started
         process.wait(timeout=30)

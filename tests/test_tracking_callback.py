@@ -155,6 +155,7 @@ def test_unreachable_tracking_store_does_not_stop_the_study(monkeypatch):
         unlogged = callback.flush()
     assert len(study.trials) == 5 and all(t.state.name == "COMPLETE" for t in study.trials)
     assert unlogged == [0, 1, 2, 3, 4] == callback.unlogged_trials
+    assert study._storage.get_study_system_attrs(study._study_id)["mlflow_unlogged_trials"] == [0, 1, 2, 3, 4]
 
 
 def test_unlogged_trials_are_written_once_the_store_is_back(tracking_uri, client, workdir):
@@ -165,10 +166,12 @@ def test_unlogged_trials_are_written_once_the_store_is_back(tracking_uri, client
     study = optuna.create_study(study_name="recover")
     with pytest.warns(UnloggedTrialsWarning):
         study.optimize(quadratic, n_trials=3, callbacks=[callback])
-    assert callback.unlogged_trials == [0, 1, 2]
+        assert callback.flush() == [0, 1, 2]
+    assert study._storage.get_study_system_attrs(study._study_id)["mlflow_unlogged_trials"] == [0, 1, 2]
     blocker.unlink()
     blocker.mkdir()
     assert callback.flush() == []
+    assert study._storage.get_study_system_attrs(study._study_id)["mlflow_unlogged_trials"] == []
     assert len(runs_of(MlflowClient(broken), "recover")) == 3
 
 

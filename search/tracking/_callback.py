@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 #: Study system attribute holding the id of the study's parent run.
 STUDY_RUN_ATTRIBUTE_KEY = "mlflow_study_run_id"
+#: Study system attribute listing the trials not logged yet (for a backfill).
+UNLOGGED_ATTRIBUTE_KEY = "mlflow_unlogged_trials"
 #: Tag marking a study's parent run, and the tag naming its study.
 ROLE_TAG, STUDY_TAG = "search.role", "optuna.study_name"
 #: After a failed write, how long to queue trials before trying the store again.
@@ -106,6 +108,7 @@ class MLflowCallback:
         self._pending: dict[int, tuple[RunRecord, Any]] = {}  # (record, study) not written yet
         self._in_flight: dict[int, tuple[RunRecord, Any]] = {}  # handed to the background writer
         self._last_failure = 0.0
+        self._studies: dict[str, Any] = {}  # by name, the studies this callback has logged trials of
         if background:  # start the writers now: their start-up overlaps whatever the caller does next
             self._get_writer_client()
 
@@ -123,6 +126,7 @@ class MLflowCallback:
             now_ms=int(time.time() * 1000),
         )
         with self._lock:
+            self._studies[study.study_name] = study
             self._submit(study, record)
             if self._study_run and record.trial_id not in self._pending:
                 self._update_study_run(study, trial, self.study_run_id(study))
@@ -144,6 +148,7 @@ class MLflowCallback:
                     outcomes = dict.fromkeys(self._in_flight, error)
                 for trial_id, outcome in outcomes.items():
                     self._settle(trial_id, outcome)
+            self._record_unlogged()
             if self._pending:
                 warnings.warn(
                     f"MLflow tracking store unreachable: trials {_numbers(self.unlogged_trials)} are not logged "
@@ -152,6 +157,18 @@ class MLflowCallback:
                     stacklevel=2,
                 )
             return self.unlogged_trials
+
+    def _record_unlogged(self) -> None:
+        """Keep the unlogged trials' numbers with each study (``mlflow_unlogged_trials``), for a later backfill."""
+        for study in self._studies.values():
+            numbers = sorted(r.trial_number for r, s in self._pending.values() if s.study_name == study.study_name)
+            stored = study._storage.get_study_system_attrs(study._study_id).get(UNLOGGED_ATTRIBUTE_KEY)
+            if numbers or stored:
+                try:
+                    study._storage.set_study_system_attr(study._study_id, UNLOGGED_ATTRIBUTE_KEY, numbers)
+                except Exception as error:  # the Optuna storage is down too: the warning still says which
+                    warnings.warn(f"could not record the unlogged trials: {_one_line(error)}", UnloggedTrialsWarning,
+                                  stacklevel=3)
 
     def close(self) -> list[int]:
         """Flush, then stop the background writer if there is one."""
