@@ -115,7 +115,7 @@ def run_ours(spec: Any, data: Any, seed: int, n_trials: int) -> Outcome:
     from search.tracking import METRICS_ATTRIBUTE_KEY
 
     study = optuna.create_study(
-        direction="maximize", sampler=make_sampler("tpe", seed, 1), pruner=make_pruner("median", CV)
+        direction="maximize", sampler=make_sampler("tpe", seed), pruner=make_pruner("median", CV)
     )
     objective = make_objective([spec], data, METRIC, CV, seed)
     started = time.perf_counter()

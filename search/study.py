@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models import ModelSpec
-from search.errors import InputError
+from search.errors import InputError, SearchError
 from search import tracking_store
 from search.data import DEFAULT_DATA
 from search.registry import get_model
@@ -124,7 +124,7 @@ class StudyOutcome:
         return len(self.study.trials) - self.trials_before
 
 
-def make_sampler(name: str, seed: int | None, n_models: int) -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
     import optuna
 
     if name == "tpe":
@@ -198,7 +198,7 @@ def make_objective(specs: list[ModelSpec], data: Dataset, metric: str, cv: int, 
     return objective
 
 
-def open_study(config: StudyConfig, *, create: bool = True) -> optuna.study.Study:
+def open_study(config: StudyConfig) -> optuna.study.Study:
     """Create the study, or load it to resume after checking it was run with the same settings."""
     import optuna
 
@@ -206,7 +206,7 @@ def open_study(config: StudyConfig, *, create: bool = True) -> optuna.study.Stud
 
     storage = open_storage(config.storage)
     name = config.resolved_study_name()
-    sampler = make_sampler(config.sampler, config.seed, len(config.specs()))
+    sampler = make_sampler(config.sampler, config.seed)
     pruner = make_pruner(config.pruner, config.cv)
     study = optuna.create_study(
         study_name=name, storage=storage, sampler=sampler, pruner=pruner, direction="maximize", load_if_exists=True
@@ -235,12 +235,12 @@ def run_study(config: StudyConfig) -> StudyOutcome:
     tracking_uri = resolve_tracking_uri(config.tracking_uri)
     tracking_store.prepare_tracking_store(tracking_uri)
     study = open_study(config)
-    trials_before = len(study.trials)
+    trials_before = len(study.get_trials(deepcopy=False))
     total = trials_before + config.n_trials if config.n_trials is not None else None
     pool = WorkerPool(config, total) if config.workers > 1 else None
     outcome = _work(config, study, tracking_uri, total, trials_before, pool=pool)
     if outcome.failed_workers:
-        raise StudyError(
+        raise SearchError(
             f"{outcome.failed_workers} of {config.workers - 1} other worker processes failed; "
             "every finished trial is saved"
         )
