@@ -72,7 +72,7 @@ def make_configs(args: argparse.Namespace, root, tracking_uri: str) -> list:
     configs: dict[str, StudyConfig] = {}
     for model in args.models or cml_settings.models():
         config = StudyConfig(models=[model], n_trials=n_trials, timeout=timeout, storage=storage,
-                             tracking_uri=tracking_uri)
+                             tracking_uri=tracking_uri, progress_lines=True)
         config.validate()
         configs.setdefault(config.resolved_study_name(), config)  # "rf" and "random-forest" are one study
     return list(configs.values())

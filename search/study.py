@@ -56,6 +56,8 @@ class StudyConfig:
     n_jobs: int = 1
     workers: int = 1
     show_progress_bar: bool = False
+    #: One line per finished trial instead of a bar, for logs (a CML job's, a pipe).
+    progress_lines: bool = False
 
     def specs(self) -> list[ModelSpec]:
         specs = [get_model(name) for name in self.models]
@@ -291,11 +293,15 @@ def _work(
             pool.release()  # the study run exists: the other workers may start
         data = load_dataset(config.data, config.target, config.test_size, config.split_seed)
         objective = make_objective(config.specs(), data, config.metric, config.cv, config.seed)
+        callbacks: list[Any] = [callback]
+        if config.progress_lines and leader:
+            callbacks.append(_print_trial(config.metric, total))
         if alone:  # Optuna counts this process's trials
-            limits = {"n_trials": config.n_trials, "callbacks": [callback]}
+            limits = {"n_trials": config.n_trials, "callbacks": callbacks}
         else:  # every worker stops once the study holds ``total`` trials
-            limits = {"n_trials": None, "callbacks": [callback] + ([optuna.study.MaxTrialsCallback(total, states=None)]
-                                                                   if total is not None else [])}
+            if total is not None:
+                callbacks.append(optuna.study.MaxTrialsCallback(total, states=None))
+            limits = {"n_trials": None, "callbacks": callbacks}
         # Trials are the unit of parallelism: one BLAS/OpenMP thread each. Under load, OpenMP's
         # spinning threads made a kNN fit 10-20x slower here.
         if total is None or len(study.trials) < total:
@@ -318,6 +324,21 @@ def _work(
             callback.end_study_run(study, status)
         callback.close()
     return outcome
+
+
+def _print_trial(metric: str, total: int | None):
+    """A callback printing one line per finished trial: progress a log can show."""
+
+    def report(study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> None:
+        value = f"cv_{metric} = {trial.value:.4f}" if trial.value is not None else ""
+        try:
+            best = f", best {study.best_value:.4f}"
+        except ValueError:
+            best = ""
+        of = f"/{total}" if total is not None else ""
+        print(f"trial {trial.number + 1}{of} {trial.state.name.lower()} {value}{best}".rstrip(), flush=True)
+
+    return report
 
 
 class WorkerPool:

@@ -116,6 +116,7 @@ def test_installed_console_script_runs_a_study(run_cli, client):
     result = run_cli("study", "knn", "--n-trials", "3")
     assert result.returncode == 0, result.stderr
     assert "Ran 3 trials" in result.stdout
+    assert [line.split()[1] for line in result.stdout.splitlines() if line.startswith("trial ")] == ["1/3", "2/3", "3/3"]
     assert len(_study_runs(client, "knn")[1]) == 3
 
 

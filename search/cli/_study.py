@@ -50,6 +50,7 @@ def study(
         tracking_uri=tracking_uri, experiment=experiment, sampler=sampler.lower(), pruner=pruner.lower(), seed=seed,
         cv=cv, metric=metric, data=data, target=target, test_size=test_size, split_seed=split_seed, n_jobs=n_jobs, workers=workers,
         show_progress_bar=progress and sys.stderr.isatty(),
+        progress_lines=progress and not sys.stderr.isatty(),
     )
     config.validate()
     print_start(config)
