@@ -8,6 +8,7 @@ from typing import Any
 from models import ModelSpec
 from search import tracking_store
 from search.data import DEFAULT_DATA
+from search.errors import InputError
 from search.tracking._callback import ROLE_TAG
 from search.urls import resolve_tracking_uri
 
@@ -42,12 +43,17 @@ def run_once(
 
     params = spec.resolve(params)
     check_metric(metric)
+    if cv < 2:
+        raise InputError(f"--cv must be at least 2 folds, got {cv}")
     dataset = load_dataset(data, target, test_size, split_seed)
     uri = resolve_tracking_uri(tracking_uri)
     tracking_store.prepare_tracking_store(uri)
     experiment_id = tracking_store.experiment_id(uri, experiment or spec.name)
 
-    result = evaluate(spec.build(params, seed), dataset, metric, cv)
+    try:
+        result = evaluate(spec.build(params, seed), dataset, metric, cv)
+    except ValueError as error:  # e.g. more folds than a class has samples, or n_neighbors > samples
+        raise InputError(f"cannot evaluate {spec.name} on {dataset.source}: {error}") from None
     run_id = _log(spec, params, result, dataset, uri, experiment_id, log_model,
                   {"data": dataset.source, "metric": metric, "cv": cv, "seed": seed})
     return RunOutcome(run_id, experiment_id, uri, params, result.metrics)

@@ -32,6 +32,10 @@ def _one_line_error(result, code, fragment):
         (["run", "knn", "--data", "nope"], "not a bundled dataset"),
         (["best", "nothing-here"], "no Optuna storage at optuna.db: run a study first"),
         (["trials", "x", "--format", "xml"], "unknown format 'xml'"),
+        (["run", "knn", "--cv", "1"], "--cv must be at least 2 folds"),
+        (["run", "knn", "--data", "iris", "--cv", "40"], "cannot evaluate knn on iris: n_splits=40"),
+        (["run", "knn", "--n-neighbors", "900"], "cannot evaluate knn on synthetic"),
+        (["ui", "--port", "70000"], "Invalid value for '--port'"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(search_cli, args, fragment):

@@ -19,7 +19,7 @@ def ui_command(tracking_uri: str, port: int, host: str = "127.0.0.1") -> list[st
 
 def ui(
     tracking_uri: opt.TrackingUri = None,
-    port: Annotated[int, typer.Option("--port", help="Port to serve on (bound to 127.0.0.1).")] = 5000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on (bound to 127.0.0.1).")] = 5000,
 ) -> None:
     """Open the MLflow UI on the tracking store (bound to 127.0.0.1)."""
     from search.tracking_store import prepare_tracking_store
