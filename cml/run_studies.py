@@ -79,8 +79,12 @@ def make_configs(args: argparse.Namespace, root, tracking_uri: str) -> list:
 
 
 def run(configs: list) -> None:
+    import optuna
+
     from search.cli._study import print_start, print_summary
     from search.study import run_study
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # as `search study`: our one line per trial instead
 
     for config in configs:
         print_start(config)
