@@ -158,6 +158,11 @@ def _median(outcomes: list[Outcome], field: str) -> float:
     return statistics.median(getattr(o, field) for o in outcomes)
 
 
+def _at_least(ours: float, theirs: float) -> bool:
+    """``ours >= theirs`` up to float noise: a mean over the same folds summed in another order."""
+    return ours >= theirs - 1e-9
+
+
 def main(quick: bool) -> list[Row]:
     import optuna
 
@@ -196,9 +201,9 @@ def main(quick: bool) -> list[Row]:
             name = f"{dataset}/{model}"
             rows += [
                 Row(f"{name} best CV", cv["ours"], "", "RandomizedSearchCV", ratio(cv["ours"], cv["random"]),
-                    ">= 1x", cv["ours"] >= cv["random"]),
+                    ">= 1x", _at_least(cv["ours"], cv["random"])),
                 Row(f"{name} best CV", cv["ours"], "", "grid", ratio(cv["ours"], cv["grid"]), ">= 1x",
-                    cv["ours"] >= cv["grid"]),
+                    _at_least(cv["ours"], cv["grid"])),
                 Row(f"{name} wall", wall["ours"], "s", "grid", ratio(wall["ours"], wall["grid"]), "< 1x",
                     wall["ours"] < wall["grid"]),
             ]
