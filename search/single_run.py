@@ -62,7 +62,7 @@ def run_once(
 def _log(spec, params, result, dataset, uri, experiment_id, log_model, settings) -> str:
     import mlflow
     from mlflow import MlflowClient
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
     from mlflow.models import infer_signature
     from mlflow.tracking.context.registry import resolve_tags
 
@@ -75,7 +75,6 @@ def _log(spec, params, result, dataset, uri, experiment_id, log_model, settings)
             run_id,
             params=[Param(k, str(v)) for k, v in {**params, **settings}.items()],
             metrics=[Metric(k, v, 0, 0) for k, v in result.metrics.items()],
-            tags=[RunTag("model", spec.name)],
         )
         if log_model:
             signature = infer_signature(dataset.X_train, result.model.predict(dataset.X_train[:5]))

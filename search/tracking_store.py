@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from typing import Any
 
 from search.errors import SearchError
 from search.locking import creating, sqlite_path
@@ -37,11 +38,16 @@ def prepare_tracking_store(tracking_uri: str) -> None:
 
 
 def experiment_id(tracking_uri: str, name: str) -> str:
-    """The id of experiment ``name``, created if missing."""
+    """The id of experiment ``name`` in the store at ``tracking_uri``, created if missing."""
     from mlflow import MlflowClient
+
+    return get_or_create_experiment(MlflowClient(tracking_uri), name)
+
+
+def get_or_create_experiment(client: Any, name: str) -> str:
+    """The id of experiment ``name`` (restored if deleted), created if missing, also when workers race."""
     from mlflow.exceptions import MlflowException
 
-    client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":
@@ -50,7 +56,10 @@ def experiment_id(tracking_uri: str, name: str) -> str:
     try:
         return client.create_experiment(name)
     except MlflowException:  # created by a concurrent worker
-        return client.get_experiment_by_name(name).experiment_id
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
 
 
 def _check_server(tracking_uri: str) -> None:

@@ -7,7 +7,7 @@ one model never imports scikit-learn or MLflow, nor loads every plugin.
 from __future__ import annotations
 
 import inspect
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup

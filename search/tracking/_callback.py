@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from search.tracking._records import METRICS_ATTRIBUTE_KEY, RUN_ID_ATTRIBUTE_KEY, RunRecord, build_record, record_failures, metric_names, truncate
-from search.tracking._records import MAX_TAG_VAL_LENGTH
+from search.tracking._records import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
 from search.tracking._writer import RunUpdate, RunWriter
 
 if TYPE_CHECKING:
@@ -249,15 +249,10 @@ class MLflowCallback:
             return _get_experiment_id() or "0"
         with self._lock:
             if study.study_name not in self._experiment_ids:
+                from search.tracking_store import get_or_create_experiment
+
                 client = self._get_writer_client()
-                experiment = client.get_experiment_by_name(study.study_name)
-                if experiment is None:
-                    experiment_id = _create_experiment(client, study.study_name)
-                else:
-                    experiment_id = experiment.experiment_id
-                    if experiment.lifecycle_stage == "deleted":
-                        client.restore_experiment(experiment_id)
-                self._experiment_ids[study.study_name] = experiment_id
+                self._experiment_ids[study.study_name] = get_or_create_experiment(client, study.study_name)
             return self._experiment_ids[study.study_name]
 
     def _parent_run_id(self, study: optuna.study.Study) -> str | None:
@@ -302,7 +297,7 @@ class MLflowCallback:
         tags["direction"] = ",".join(d.name for d in study.directions)
         mine = client.create_run(experiment_id, tags=tags, run_name=study.study_name).info.run_id
         if self._study_run_params:
-            params = [Param(k, truncate(v, 6000)) for k, v in self._study_run_params.items()]
+            params = [Param(k, truncate(v, MAX_PARAM_VAL_LENGTH)) for k, v in self._study_run_params.items()]
             client.log_batch(mine, params=params)
         candidates = client.search_runs(
             [experiment_id],
@@ -392,18 +387,6 @@ class MLflowCallback:
                 UnloggedTrialsWarning,
                 stacklevel=4,
             )
-
-
-def _create_experiment(client: Any, name: str) -> str:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.create_experiment(name)
-    except MlflowException:  # another worker created it first
-        experiment = client.get_experiment_by_name(name)
-        if experiment is None:
-            raise
-        return experiment.experiment_id
 
 
 def _run_exists(client: Any, run_id: str, experiment_id: str) -> bool:
