@@ -11,35 +11,29 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
+
+import project
 
 PROG = "install_dependencies"
-METADATA_FILE = ".project-metadata.yaml"  # the project root holds it (as search.cml_settings, not installed yet)
-DISTRIBUTION = "cml-hyperparameter-search"
-
-
-def project_root(script: str | None) -> Path:
-    start = Path(script).resolve().parent if script else Path.cwd().resolve()
-    for directory in (start, *start.parents):
-        if (directory / METADATA_FILE).is_file():
-            return directory
-    raise SystemExit(f"{PROG}: error: no {METADATA_FILE} in {start} or above it: run the script from the project")
 
 
 def main(script: str | None) -> int:
-    root = project_root(script)
+    try:
+        root = project.project_root(script)
+    except project.SettingError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return error.exit_code
     install = [sys.executable, "-m", "pip", "install", "--progress-bar", "off", "-e", str(root)]
     print(f"{PROG}: {' '.join(install)}", flush=True)
     if (code := subprocess.run(install, cwd=root).returncode) != 0:
         print(f"{PROG}: error: pip install failed (exit code {code}); see pip's output above", file=sys.stderr)
         return code
     # A fresh interpreter, as the next job will start: the toolkit imports and its models are registered.
-    load = "from search.registry import get_model; get_model('knn'); get_model('random-forest')"
-    check = [sys.executable, "-c", load]
-    if (code := subprocess.run(check, cwd=root).returncode) != 0:
-        print(f"{PROG}: error: {DISTRIBUTION} was installed but its models cannot be loaded", file=sys.stderr)
+    load = "from search.registry import get_model; " + "; ".join(f"get_model({m!r})" for m in project.DEFAULT_MODELS)
+    if (code := subprocess.run([sys.executable, "-c", load], cwd=root).returncode) != 0:
+        print(f"{PROG}: error: {project.DISTRIBUTION} was installed but its models cannot be loaded", file=sys.stderr)
         return code
-    print(f"{PROG}: installed {DISTRIBUTION} for {sys.executable}", flush=True)
+    print(f"{PROG}: installed {project.DISTRIBUTION} for {sys.executable}", flush=True)
     return 0
 
 

@@ -14,26 +14,26 @@ import signal
 import subprocess
 import sys
 
+import project
+
 PROG = "mlflow_ui"
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def main(script: str | None) -> int:
-    from search import cml_settings
     from search.errors import SearchError
-    from search.urls import mask
+    from search.stores.mlflow import prepare_tracking_store
+    from search.stores.urls import is_server, mask
 
     try:
-        port = cml_settings.app_port()
-        root = cml_settings.project_root(script)
-        uri = cml_settings.tracking_uri(root)
-        hosts = cml_settings.allowed_hosts(port, os.environ.get("CDSW_DOMAIN"))
-        if uri.startswith(("http://", "https://")):
+        port = project.app_port()
+        root = project.project_root(script)
+        uri = project.tracking_uri(root)
+        hosts = project.allowed_hosts(port, os.environ.get("CDSW_DOMAIN"))
+        if is_server(uri):
             raise SearchError(f"SEARCH_TRACKING_URI is a tracking server ({mask(uri)}): open its own UI instead")
-        from search.tracking_store import prepare_tracking_store
-
         prepare_tracking_store(uri)
-    except SearchError as error:
+    except (SearchError, project.SettingError) as error:
         print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return error.exit_code
     return serve(uri, port, hosts, root)
@@ -41,10 +41,10 @@ def main(script: str | None) -> int:
 
 def serve(uri: str, port: int, hosts: list[str], root) -> int:
     """Run ``mlflow server`` as a child, pass it CML's stop signals, and exit with its status."""
-    from search.cli._ui import ui_command
-    from search.urls import mask
+    from search.stores.mlflow import server_command
+    from search.stores.urls import mask
 
-    command = [*ui_command(uri, port, host="127.0.0.1"), "--allowed-hosts", ",".join(hosts)]
+    command = [*server_command(uri, port), "--allowed-hosts", ",".join(hosts)]
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": uri,

@@ -11,8 +11,8 @@ SEARCH_TIMEOUT      stop starting trials of a study after this many seconds (bla
 SEARCH_TRACKING_URI MLflow store (blank: the project's sqlite:///<project>/mlflow.db)
 SEARCH_STORAGE      Optuna storage (blank: the project's sqlite:///<project>/optuna.db)
 
-The studies are run by search.study.run_study, exactly as ``search study MODEL``
-runs them; running the job again resumes them.
+Each study is run by `search.study.run_study`, exactly as ``search study MODEL``
+runs it, and reported the same way; running the job again resumes them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
+import project
 
 PROG = "run_studies"
 
@@ -38,60 +40,57 @@ def main(argv: list[str], script: str | None) -> int:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
     from models import ParamError
-    from search import cml_settings
     from search.errors import SearchError
+    from search.study.interrupts import EXIT_CODE
 
     try:
-        root = cml_settings.project_root(script)
+        root = project.project_root(script)
         os.chdir(root)  # what MLflow anchors at the working directory (artifact locations) lands in the project too
-        tracking_uri = cml_settings.tracking_uri(root)
+        tracking_uri = project.tracking_uri(root)
         # CML points MLFLOW_TRACKING_URI at its own tracking; in this job, the project's store is the one.
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
         configs = make_configs(args, root, tracking_uri)
-        run(configs)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; finished trials are saved and logged. Run the job again to resume.",
-              file=sys.stderr)
-        return 130
-    except (SearchError, ParamError) as error:
+        interrupted = run(configs)
+    except (SearchError, ParamError, project.SettingError) as error:
         print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return getattr(error, "exit_code", 2)
+    if interrupted:
+        print(f"{PROG}: interrupted; every finished trial is saved and logged. Run the job again to resume.",
+              file=sys.stderr)
+        return EXIT_CODE
     return 0
 
 
 def make_configs(args: argparse.Namespace, root, tracking_uri: str) -> list:
     """One validated StudyConfig per model, all checked before any study starts."""
-    from search import cml_settings
     from search.study import StudyConfig
 
-    n_trials = args.n_trials if args.n_trials is not None else cml_settings.n_trials()
-    timeout = args.timeout if args.timeout is not None else cml_settings.timeout()
-    if n_trials is None and timeout is None:
-        n_trials = cml_settings.DEFAULT_N_TRIALS
-    storage = cml_settings.storage(root)
+    n_trials = args.n_trials if args.n_trials is not None else project.n_trials()
+    timeout = args.timeout if args.timeout is not None else project.timeout()
     configs: dict[str, StudyConfig] = {}
-    for model in args.models or cml_settings.models():
-        config = StudyConfig(models=[model], n_trials=n_trials, timeout=timeout, storage=storage,
-                             tracking_uri=tracking_uri, progress_lines=True)
-        config.validate()
-        configs.setdefault(config.resolved_study_name(), config)  # "rf" and "random-forest" are one study
+    for model in args.models or project.models():
+        config = StudyConfig(models=(model,), n_trials=n_trials, timeout=timeout, storage=project.storage(root),
+                             tracking_uri=tracking_uri)
+        configs.setdefault(config.name, config)  # "rf" and "random-forest" are one study
     return list(configs.values())
 
 
-def run(configs: list) -> None:
+def run(configs: list) -> bool:
+    """Run each study, reported one line per trial; True if one was interrupted (the rest are not started)."""
     import optuna
 
-    from search.cli._study import print_start, print_summary
+    from search.report import ConsoleReporter
     from search.study import run_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # as `search study`: our one line per trial instead
-
     for config in configs:
-        print_start(config)
-        print_summary(run_study(config), config)
+        outcome = run_study(config, ConsoleReporter())
         print(flush=True)
+        if outcome.interrupted:
+            return True
     print("See every study and trial in the MLflow UI: on CML, open this project's 'MLflow UI' application;"
           " elsewhere, run `search ui` here (e.g. .venv/bin/search ui).", flush=True)
+    return False
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ same way a third-party package does, see ``pyproject.toml``.
 """
 
 from models._params import Categorical, Float, Int, Param, ParamError
+from models._space import SearchSpace
 from models._spec import ModelSpec
 
-__all__ = ["Categorical", "Float", "Int", "ModelSpec", "Param", "ParamError"]
+__all__ = ["Categorical", "Float", "Int", "ModelSpec", "Param", "ParamError", "SearchSpace"]

@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from models._params import Param, ParamError
+from models._params import Categorical, Param, ParamError
 
 if TYPE_CHECKING:
-    import optuna
     from sklearn.pipeline import Pipeline
 
 
@@ -26,16 +25,20 @@ class ModelSpec:
     Example::
 
         MODEL = ModelSpec(
-            name="knn",
-            aliases=("kneighbors",),
-            estimator="sklearn.neighbors:KNeighborsClassifier",
-            params=(Int("n_neighbors", default=5, search=(1, 50), minimum=1),),
+            name="svc",
+            estimator="sklearn.svm:SVC",
+            params=(
+                Categorical("kernel", default="rbf", choices=("linear", "rbf", "poly")),
+                Float("gamma", default=0.1, search=(1e-4, 10.0), log=True, when={"kernel": ("rbf", "poly")}),
+                Int("degree", default=3, search=(2, 5), when={"kernel": ("poly",)}),
+            ),
         )
 
     Args:
-        name: The name users type (``search run knn``).
+        name: The name users type (``search run svc``).
         estimator: ``"module:Class"`` of a scikit-learn classifier.
-        params: The tunable hyperparameters, each declared once.
+        params: The tunable hyperparameters, each declared once; a parameter's
+            ``when`` may only name a categorical parameter declared before it.
         aliases: Other names that select this model.
         summary: One line shown by ``search models``.
         fixed: Estimator arguments that are always passed and never tuned.
@@ -55,33 +58,52 @@ class ModelSpec:
     skops_trusted_types: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        names = [p.name for p in self.params]
-        if len(set(names)) != len(names):
-            raise ValueError(f"model {self.name!r} declares a parameter twice: {names}")
+        seen: dict[str, Param] = {}
+        for param in self.params:
+            if param.name in seen:
+                raise ValueError(f"model {self.name!r} declares parameter {param.name!r} twice")
+            for other, allowed in param.when.items():
+                switch = seen.get(other)
+                if not isinstance(switch, Categorical):
+                    raise ValueError(
+                        f"model {self.name!r}: {param.name} depends on {other!r}, "
+                        "which must be a categorical parameter declared before it"
+                    )
+                unknown = [value for value in allowed if value not in switch.choices]
+                if unknown:
+                    raise ValueError(
+                        f"model {self.name!r}: {param.name} depends on {other}={unknown[0]!r}, not one of its choices"
+                    )
+            seen[param.name] = param
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
 
-    def defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params}
+    def param(self, name: str) -> Param:
+        for param in self.params:
+            if param.name == name:
+                return param
+        raise KeyError(name)
 
     def resolve(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Validated estimator parameters: the declared defaults overridden by ``given``."""
+        """Validated estimator parameters: the declared defaults overridden by ``given``.
+
+        A conditional parameter is left out where it does not apply; giving it
+        there is an error, so a value the user typed is never silently ignored.
+        """
         given = dict(given or {})
         unknown = sorted(set(given) - {p.name for p in self.params})
         if unknown:
             known = ", ".join(p.name for p in self.params)
             raise ParamError(f"model {self.name!r} has no parameter {unknown[0]!r} (it has: {known})")
-        return {p.name: p.validate(given.get(p.name, p.default)) for p in self.params}
-
-    def suggest(self, trial: optuna.trial.BaseTrial, prefix: str = "") -> dict[str, Any]:
-        """Draw one configuration from the search space (keys in the trial are ``prefix + name``)."""
-        return {p.name: p.suggest(trial, prefix + p.name) for p in self.params}
-
-    def from_trial(self, trial_params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-        """The estimator parameters a finished trial stands for."""
-        return {p.name: p.from_trial(dict(trial_params), prefix + p.name) for p in self.params}
+        resolved: dict[str, Any] = {}
+        for param in self.params:
+            if param.active(resolved):
+                resolved[param.name] = param.validate(given.get(param.name, param.default))
+            elif param.name in given:
+                raise ParamError(f"{param.name} applies only when {param.condition()}")
+        return resolved
 
     def build(self, params: Mapping[str, Any], seed: int | None = None) -> Pipeline:
         """A fresh ``StandardScaler`` + estimator pipeline, as the original scripts used."""

@@ -19,7 +19,9 @@ MODEL = ModelSpec(
             "max_features", default="sqrt", choices=("sqrt", "log2", None),
             help="Features tried per split (none = all).",
         ),
-        Categorical("criterion", default="gini", choices=("gini", "entropy", "log_loss"), help="Split quality measure."),
+        Categorical(
+            "criterion", default="gini", choices=("gini", "entropy", "log_loss"), help="Split quality measure."
+        ),
     ),
     seed_param="random_state",
     # A fitted forest is made of trees; MLflow's skops format must trust them.

@@ -10,17 +10,59 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from search import defaults
 from search.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
 
-DEFAULT_DATA = "synthetic"
 BUNDLED = ("iris", "wine", "breast_cancer", "digits")
 
 
 class DataError(InputError):
     """The data cannot be used; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which data, and how it is split: what ``--data``, ``--target``, ``--test-size`` and ``--split-seed`` say."""
+
+    source: str = defaults.DATA
+    target: str | None = None
+    test_size: float = defaults.TEST_SIZE
+    split_seed: int = defaults.SPLIT_SEED
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.test_size < 1.0:
+            raise DataError(f"--test-size must be between 0 and 1 (exclusive), got {self.test_size}")
+        if self.split_seed < 0:
+            raise DataError(f"--split-seed must be 0 or more, got {self.split_seed}")
+        if self.target is not None and is_named(self.source):
+            raise DataError(
+                f"--target names a CSV file's label column; {self.source!r} is a bundled dataset with its own labels"
+            )
+
+    @property
+    def label(self) -> str:
+        """How the study's settings name the data."""
+        return self.source if self.target is None else f"{self.source} (target={self.target})"
+
+    def load(self) -> Dataset:
+        """The data, split into train and test, stratified by class."""
+        X, y, description = _load_arrays(self.source, self.target)
+        from sklearn.model_selection import train_test_split
+
+        classes = len(set(y.tolist()))
+        if classes < 2:
+            raise DataError(f"{description} has only one class: a classifier needs at least two")
+
+        try:
+            X_train, X_test, y_train, y_test = train_test_split(
+                X, y, test_size=self.test_size, random_state=self.split_seed, stratify=y
+            )
+        except ValueError as error:
+            raise DataError(f"cannot split {description} into train and test: {error}") from None
+        return Dataset(description, X_train, X_test, y_train, y_test)
 
 
 @dataclass(frozen=True)
@@ -43,10 +85,10 @@ class Dataset:
 
 
 def load_dataset(
-    source: str = DEFAULT_DATA,
+    source: str = defaults.DATA,
     target: str | None = None,
-    test_size: float = 0.25,
-    split_seed: int = 123,
+    test_size: float = defaults.TEST_SIZE,
+    split_seed: int = defaults.SPLIT_SEED,
 ) -> Dataset:
     """Load ``source`` and split it, stratified by class.
 
@@ -57,27 +99,21 @@ def load_dataset(
         test_size: Fraction of samples held out for the test score.
         split_seed: Seed of the train/test split.
     """
-    if not 0.0 < test_size < 1.0:
-        raise DataError(f"test size must be between 0 and 1 (exclusive), got {test_size}")
-    X, y, description = _load_arrays(source, target)
-    from sklearn.model_selection import train_test_split
+    return DataSpec(source, target, test_size, split_seed).load()
 
-    try:
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=test_size, random_state=split_seed, stratify=y
-        )
-    except ValueError as error:
-        raise DataError(f"cannot split {description} into train and test: {error}") from None
-    return Dataset(description, X_train, X_test, y_train, y_test)
+
+def is_named(source: str) -> bool:
+    """Whether ``source`` names the synthetic or a bundled dataset (not a CSV file)."""
+    return source.strip().lower() in (defaults.DATA, "default", *BUNDLED)
 
 
 def _load_arrays(source: str, target: str | None) -> tuple[np.ndarray, np.ndarray, str]:
     name = source.strip()
-    if name.lower() in (DEFAULT_DATA, "default"):
+    if name.lower() in (defaults.DATA, "default"):
         from sklearn.datasets import make_classification
 
         X, y = make_classification(n_samples=1000, n_features=20, n_informative=5, random_state=123)
-        return X, y, DEFAULT_DATA
+        return X, y, defaults.DATA
     if name.lower() in BUNDLED:
         from sklearn import datasets
 
@@ -85,7 +121,7 @@ def _load_arrays(source: str, target: str | None) -> tuple[np.ndarray, np.ndarra
         return X, y, name.lower()
     if target is None:
         raise DataError(
-            f"{source!r} is not a bundled dataset ({DEFAULT_DATA}, {', '.join(BUNDLED)}); "
+            f"{source!r} is not a bundled dataset ({defaults.DATA}, {', '.join(BUNDLED)}); "
             "for a CSV file, name its label column with --target"
         )
     return _load_csv(Path(source), target)

@@ -9,6 +9,7 @@ the only path. A third-party package adds a model with::
 
 from __future__ import annotations
 
+import difflib
 from functools import cache
 from importlib.metadata import entry_points
 
@@ -23,17 +24,21 @@ class UnknownModelError(InputError, LookupError):
 
 
 class BrokenPluginError(SearchError):
-    """A registered entry point does not load to a `ModelSpec`."""
+    """A registered entry point does not load to a `ModelSpec`; the message names the plugin."""
 
 
 @cache
 def registered_models() -> dict[str, ModelSpec]:
-    """Every registered model by its canonical name, in registration order."""
+    """Every registered model by its canonical name, sorted by entry-point name.
+
+    A plugin that fails to load stops the command with its name and error:
+    silently leaving it out would make its studies fail later with "unknown model".
+    """
     found: dict[str, ModelSpec] = {}
     for entry_point in sorted(entry_points(group=GROUP), key=lambda ep: ep.name):
         try:
             spec = entry_point.load()
-        except Exception as error:  # a broken plugin must not hide the others' names
+        except Exception as error:
             raise BrokenPluginError(
                 f"model plugin {entry_point.name!r} ({entry_point.value}) failed to load: {error}"
             ) from error
@@ -48,8 +53,10 @@ def registered_models() -> dict[str, ModelSpec]:
 def get_model(name: str) -> ModelSpec:
     """The model registered under ``name`` or one of its aliases (case-insensitive)."""
     wanted = name.strip().lower()
-    for spec in registered_models().values():
-        if wanted in (n.lower() for n in spec.names):
-            return spec
+    names = {alias.lower(): spec for spec in registered_models().values() for alias in spec.names}
+    if wanted in names:
+        return names[wanted]
+    close = difflib.get_close_matches(wanted, names, n=1)
+    hint = f"did you mean {names[close[0]].name!r}? " if close else ""
     known = ", ".join(registered_models()) or "none"
-    raise UnknownModelError(f"unknown model {name!r}; known models: {known}")
+    raise UnknownModelError(f"unknown model {name!r}; {hint}known models: {known}")

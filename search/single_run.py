@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from models import ModelSpec
-from search import tracking_store
-from search.data import DEFAULT_DATA
+from search.data import DataSpec
 from search.errors import InputError
-from search.tracking._callback import ROLE_TAG
-from search.urls import resolve_tracking_uri
+from search.evaluation import Scoring
+from search.seeds import check_seed, seed_or_drawn
 
 
 @dataclass
@@ -26,68 +26,61 @@ def run_once(
     spec: ModelSpec,
     params: dict[str, Any],
     *,
-    data: str = DEFAULT_DATA,
-    target: str | None = None,
-    test_size: float = 0.25,
-    split_seed: int = 123,
-    metric: str = "accuracy",
-    cv: int = 5,
+    data: DataSpec | None = None,
+    scoring: Scoring | None = None,
     seed: int | None = None,
     tracking_uri: str | None = None,
     experiment: str | None = None,
     log_model: bool = True,
 ) -> RunOutcome:
-    """Fit ``spec`` with ``params`` (defaults filled in), and log one MLflow run of it."""
-    from search.data import load_dataset
-    from search.evaluation import check_metric, evaluate
+    """Fit ``spec`` with ``params`` (defaults filled in) and log one MLflow run of it.
+
+    Everything is checked before the run is created; the run is ended whatever
+    stops the process after that (FAILED on an error, KILLED on Ctrl-C).
+    """
+    from search.evaluation import evaluate
+    from search.stores.mlflow import experiment_id as find_experiment
+    from search.stores.mlflow import prepare_tracking_store
+    from search.stores.urls import resolve_tracking_uri
+    from search.tracking import ROLE_TAG
+    from search.tracking._client import run_context_tags
+    from search.tracking._records import RunRecord
+    from search.tracking._writer import RunWriter
 
     params = spec.resolve(params)
-    check_metric(metric)
-    if cv < 2:
-        raise InputError(f"--cv must be at least 2 folds, got {cv}")
-    dataset = load_dataset(data, target, test_size, split_seed)
+    check_seed(seed)
+    data, scoring = data or DataSpec(), scoring or Scoring()
+    dataset = data.load()
+    seed = seed_or_drawn(seed)
     uri = resolve_tracking_uri(tracking_uri)
-    tracking_store.prepare_tracking_store(uri)
-    experiment_id = tracking_store.experiment_id(uri, experiment or spec.name)
-
+    prepare_tracking_store(uri)
+    started = int(time.time() * 1000)
     try:
-        result = evaluate(spec.build(params, seed), dataset, metric, cv)
+        result = evaluate(spec.build(params, seed), dataset, scoring)
     except ValueError as error:  # e.g. more folds than a class has samples, or n_neighbors > samples
         raise InputError(f"cannot evaluate {spec.name} on {dataset.source}: {error}") from None
-    run_id = _log(spec, params, result, dataset, uri, experiment_id, log_model,
-                  {"data": dataset.source, "metric": metric, "cv": cv, "seed": seed})
-    return RunOutcome(run_id, experiment_id, uri, params, result.metrics)
-
-
-def _log(spec, params, result, dataset, uri, experiment_id, log_model, settings) -> str:
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric, Param
-    from mlflow.models import infer_signature
-    from mlflow.tracking.context.registry import resolve_tags
-
-    client = MlflowClient(uri)
-    tags = {**resolve_tags(), ROLE_TAG: "run", "model": spec.name}
-    run = client.create_run(experiment_id, tags=tags, run_name=f"{spec.name}-run")
-    run_id = run.info.run_id
+    experiment_id = find_experiment(uri, experiment or spec.name)
+    settings = {"data": data.label, "metric": scoring.metric, "cv": scoring.cv, "seed": seed}
+    record = RunRecord(
+        study_name="", trial_number=0, run_name=f"{spec.name}-run", status="FINISHED", start_ms=started,
+        end_ms=int(time.time() * 1000), tags={**run_context_tags(), ROLE_TAG: "run", "model": spec.name},
+        params={k: str(v) for k, v in {**params, **settings}.items()}, metrics=result.metrics,
+    )
+    writer = RunWriter(uri)
+    run = writer.client.create_run(experiment_id, start_time=started, tags=record.tags, run_name=record.run_name)
+    record.run_id = run.info.run_id
+    status = "FAILED"
     try:
-        client.log_batch(
-            run_id,
-            params=[Param(k, str(v)) for k, v in {**params, **settings}.items()],
-            metrics=[Metric(k, v, 0, 0) for k, v in result.metrics.items()],
-        )
         if log_model:
-            signature = infer_signature(dataset.X_train, result.model.predict(dataset.X_train[:5]))
-            mlflow.set_tracking_uri(uri)
-            with mlflow.start_run(run_id=run_id):
-                mlflow.sklearn.log_model(
-                    result.model,
-                    name="model",
-                    signature=signature,
-                    skops_trusted_types=list(spec.skops_trusted_types) or None,
-                )
-    except BaseException:
-        client.set_terminated(run_id, status="FAILED")
+            from search.artifacts import log_fitted_model
+
+            log_fitted_model(uri, record.run_id, result.model, spec, dataset)
+        writer.write(record, experiment_id)
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
         raise
-    client.set_terminated(run_id, status="FINISHED")
-    return run_id
+    finally:
+        if status != "FINISHED":
+            writer.client.set_terminated(record.run_id, status=status)
+    return RunOutcome(record.run_id, experiment_id, uri, params, result.metrics)

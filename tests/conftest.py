@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SEARCH = shutil.which("search", path=str(Path(sys.executable).parent)) or "search"
+# The CML scripts import their settings module (cml/project.py) from beside them, as CML runs them.
+sys.path.insert(0, str(REPO / "cml"))
 
 
 def require_system(available: bool, reason: str) -> None:
@@ -64,6 +67,33 @@ def client(tracking_uri: str):
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri)
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def all_runs(tracking_uri_or_client, experiment_name: str) -> list:
+    """Every run of an experiment, read with MlflowClient (from a tracking URI or a client)."""
+    from mlflow import MlflowClient
+
+    client = (
+        MlflowClient(tracking_uri_or_client) if isinstance(tracking_uri_or_client, str) else tracking_uri_or_client
+    )
+    experiment = client.get_experiment_by_name(experiment_name)
+    assert experiment is not None, f"no experiment {experiment_name!r}"
+    return list(client.search_runs([experiment.experiment_id], max_results=5000))
+
+
+def experiment_runs(tracking_uri_or_client, experiment_name: str) -> tuple[list, list]:
+    """The study (parent) runs and the trial (child) runs of an experiment."""
+    runs = all_runs(tracking_uri_or_client, experiment_name)
+    parents = [r for r in runs if r.data.tags.get("search.role") == "study"]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return parents, children
 
 
 def cli_env(**extra: str) -> dict[str, str]:

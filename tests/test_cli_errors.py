@@ -1,8 +1,8 @@
 """Bad input: one line on stderr, a non-zero exit (2 for usage errors), never a traceback."""
 
-import socket
-
 import pytest
+
+from conftest import free_port
 
 
 def _one_line_error(result, code, fragment):
@@ -23,15 +23,15 @@ def _one_line_error(result, code, fragment):
         (["run", "rf", "--criterion", "purity"], "criterion must be one of gini, entropy, log_loss"),
         (["run", "knn", "--leaf-size", "3"], "No such option: --leaf-size"),
         (["study", "knn", "--n-trials", "0"], "--n-trials must be at least 1"),
-        (["study", "knn", "--sampler", "anneal"], "unknown sampler 'anneal'"),
-        (["study", "knn", "--pruner", "early"], "unknown pruner 'early'"),
+        (["study", "knn", "--sampler", "anneal"], "Invalid value for '--sampler': Value error, 'anneal' is not one"),
+        (["study", "knn", "--pruner", "early"], "Invalid value for '--pruner': Value error, 'early' is not one"),
         (["study", "knn", "--metric", "accuracyy"], "unknown metric 'accuracyy'"),
         (["study", "knn", "--storage", "not a url"], "malformed storage URL"),
         (["study", "knn", "--storage", "mongodb://u:hunter2@h/db"], "unsupported storage URL scheme"),
         (["study", "knn", "--data", "missing.csv", "--target", "y"], "cannot read data file 'missing.csv'"),
         (["run", "knn", "--data", "nope"], "not a bundled dataset"),
-        (["best", "nothing-here"], "no Optuna storage at optuna.db: run a study first"),
-        (["trials", "x", "--format", "xml"], "unknown format 'xml'"),
+        (["best", "nothing-here"], "optuna.db: run a study first"),
+        (["trials", "x", "--format", "xml"], "Invalid value for '--format': Value error, 'xml' is not one of 'table'"),
         (["run", "knn", "--cv", "1"], "--cv must be at least 2 folds"),
         (["run", "knn", "--data", "iris", "--cv", "40"], "cannot evaluate knn on iris: n_splits=40"),
         (["run", "knn", "--n-neighbors", "900"], "cannot evaluate knn on synthetic"),
@@ -44,15 +44,9 @@ def test_usage_errors_exit_2_with_one_line(search_cli, args, fragment):
     assert "hunter2" not in result.stderr + result.stdout
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.parametrize("command", [["run", "knn"], ["study", "knn", "--n-trials", "2"]])
 def test_unreachable_tracking_server_is_one_line_and_nothing_is_trained(search_cli, workdir, command):
-    uri = f"http://user:s3cret@127.0.0.1:{_closed_port()}"
+    uri = f"http://user:s3cret@127.0.0.1:{free_port()}"
     result = search_cli(*command, "--tracking-uri", uri)
     _one_line_error(result, 1, "cannot reach MLflow tracking server http://user:***@127.0.0.1")
     assert "s3cret" not in result.stderr + result.stdout
@@ -65,7 +59,7 @@ def test_unreadable_data_file(search_cli, workdir):
 
 
 def test_unreachable_postgres_storage_masks_the_password(search_cli):
-    result = search_cli("study", "knn", "--storage", f"postgresql://u:pa55word@127.0.0.1:{_closed_port()}/db")
+    result = search_cli("study", "knn", "--storage", f"postgresql://u:pa55word@127.0.0.1:{free_port()}/db")
     _one_line_error(result, 1, "cannot open Optuna storage postgresql://u:***@127.0.0.1")
     assert "pa55word" not in result.stderr + result.stdout
 

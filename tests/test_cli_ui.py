@@ -1,24 +1,34 @@
 """``search ui``: the MLflow UI on the same store the studies write to, bound to 127.0.0.1."""
 
+import ipaddress
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
-from conftest import SEARCH, cli_env
+from conftest import SEARCH, cli_env, free_port, require_system
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of the sockets listening on ``port``, from the kernel's tables (Linux)."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, _, state = line.split()[1:4]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(address)
+                # The kernel prints each 32-bit word in host (little-endian) order.
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, width, 4))
+                found.add(str(ipaddress.ip_address(words)))
+    return found
 
 
 def test_ui_serves_the_default_store_on_loopback(search_cli, workdir, tracking_uri):
     assert search_cli("run", "knn", "--no-log-model").returncode == 0
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([SEARCH, "ui", "--port", str(port)], cwd=workdir, env=cli_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
@@ -32,11 +42,8 @@ def test_ui_serves_the_default_store_on_loopback(search_cli, workdir, tracking_u
                 assert process.poll() is None, process.stdout.read()
                 time.sleep(0.5)
         assert answer is not None and '"name": "knn"' in answer.replace('":"', '": "')
-        with socket.socket() as probe:  # bound to loopback only
-            probe.settimeout(2)
-            outside = socket.gethostbyname(socket.gethostname())
-            if not outside.startswith("127."):
-                assert probe.connect_ex((outside, port)) != 0
+        require_system(Path("/proc/net/tcp").exists(), "the kernel's socket tables (/proc/net/tcp, Linux)")
+        assert listening_addresses(port) == {"127.0.0.1"}, "bound to loopback only, not to every interface"
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the server and anything it started
         process.wait(timeout=30)

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from search import cml_settings
+import project
 
 REPO = Path(__file__).resolve().parents[1]
-METADATA = REPO / cml_settings.METADATA_FILE
+METADATA = REPO / project.METADATA_FILE
 
 #: What CML requires of each task type it knows (AMP specification 1.0), and the field types.
 TASK_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -80,9 +80,9 @@ def test_environment_variables_declare_default_description_and_required(metadata
 
 
 def test_every_setting_the_scripts_read_is_declared(metadata: dict) -> None:
-    read = set(re.findall(r"_env\(\"(SEARCH_[A-Z_]+)\"\)", Path(cml_settings.__file__).read_text()))
+    read = set(re.findall(r"(?:env|number)\(\"(SEARCH_[A-Z_]+)\"", Path(project.__file__).read_text()))
     assert read == PROJECT_VARIABLES
-    assert PROJECT_VARIABLES <= set(metadata["environment_variables"])
+    assert set(metadata["environment_variables"]) >= PROJECT_VARIABLES
 
 
 def test_blank_store_defaults_mean_the_projects_embedded_stores(metadata: dict) -> None:
@@ -157,5 +157,5 @@ def test_mlflow_ui_application_starts_after_every_study_job(tasks: list[dict]) -
 def test_application_subdomain_is_the_host_the_ui_allows(tasks: list[dict]) -> None:
     # mlflow_ui.py serves Host mlflow.$CDSW_DOMAIN: the subdomain CML gives the application must match.
     app = next(task for task in tasks if task["type"] == "start_application")
-    assert app["subdomain"] == cml_settings.APP_SUBDOMAIN
+    assert app["subdomain"] == project.APP_SUBDOMAIN
     assert re.fullmatch(r"[a-z0-9-]+", app["subdomain"])

@@ -13,6 +13,7 @@ project's variables, not CML's, decide where the runs go.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import importlib.metadata
 import json
@@ -30,15 +31,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import require_system
-from search import cml_settings
+import project
+from conftest import free_port, require_system
+
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 PYTHON = sys.executable
 N_TRIALS = 2
 CDSW_DOMAIN = "ml-rehearsal.example.cloudera.site"
-CML_HOST = f"{cml_settings.APP_SUBDOMAIN}.{CDSW_DOMAIN}"
+CML_HOST = f"{project.APP_SUBDOMAIN}.{CDSW_DOMAIN}"
 CML_OWN_TRACKING = "http://127.0.0.1:9/cml-experiments"  # CML's; nothing listens there
 INSTALL_SCRIPT = "cml/install_dependencies.py"
 JOB_TIMEOUT = 240
@@ -70,15 +73,9 @@ class Launch:
     app: App | None = None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def copy_project(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / cml_settings.METADATA_FILE, root / cml_settings.METADATA_FILE)
+    shutil.copy(REPO / project.METADATA_FILE, root / project.METADATA_FILE)
     shutil.copytree(REPO / "cml", root / "cml", ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
@@ -140,20 +137,16 @@ def stop_app(app: App) -> None:
     """SIGTERM the app as CML stops it; whatever is left of its process group is killed."""
     if app.process.poll() is None:
         app.process.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             app.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(app.process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     app.process.wait()
 
 
 def play(root: Path, env: dict[str, str], log: Path) -> Launch:
     """The tasks of .project-metadata.yaml, in order, as CML runs them at launch."""
-    metadata = yaml.safe_load((root / cml_settings.METADATA_FILE).read_text())
+    metadata = yaml.safe_load((root / project.METADATA_FILE).read_text())
     launch = Launch(root, env, metadata)
     for task in metadata["tasks"]:
         kind = task["type"]
@@ -177,7 +170,7 @@ def play(root: Path, env: dict[str, str], log: Path) -> Launch:
 @pytest.fixture(scope="module")
 def launch(tmp_path_factory: pytest.TempPathFactory):
     root = copy_project(tmp_path_factory.mktemp("cml") / "project")
-    metadata = yaml.safe_load((root / cml_settings.METADATA_FILE).read_text())
+    metadata = yaml.safe_load((root / project.METADATA_FILE).read_text())
     log = root.parent / "mlflow-ui.log"
     launched = None
     try:
@@ -452,18 +445,18 @@ def test_blank_store_settings_mean_the_projects_embedded_stores_not_cmls(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", CML_OWN_TRACKING)
     monkeypatch.setenv("SEARCH_TRACKING_URI", " ")
     monkeypatch.setenv("SEARCH_STORAGE", "")
-    assert cml_settings.tracking_uri(tmp_path) == f"sqlite:///{tmp_path}/mlflow.db"
-    assert cml_settings.storage(tmp_path) == f"sqlite:///{tmp_path}/optuna.db"
+    assert project.tracking_uri(tmp_path) == f"sqlite:///{tmp_path}/mlflow.db"
+    assert project.storage(tmp_path) == f"sqlite:///{tmp_path}/optuna.db"
 
 
 def test_relative_stores_are_anchored_at_the_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir("/")
     monkeypatch.setenv("SEARCH_TRACKING_URI", "sqlite:///stores/mlflow.db")
     monkeypatch.setenv("SEARCH_STORAGE", "stores/optuna.journal")
-    assert cml_settings.tracking_uri(tmp_path) == f"sqlite:///{tmp_path}/stores/mlflow.db"
-    assert cml_settings.storage(tmp_path) == f"{tmp_path}/stores/optuna.journal"
+    assert project.tracking_uri(tmp_path) == f"sqlite:///{tmp_path}/stores/mlflow.db"
+    assert project.storage(tmp_path) == f"{tmp_path}/stores/optuna.journal"
     monkeypatch.setenv("SEARCH_STORAGE", "postgresql://user@db.example.com/optuna")
-    assert cml_settings.storage(tmp_path) == "postgresql://user@db.example.com/optuna"
+    assert project.storage(tmp_path) == "postgresql://user@db.example.com/optuna"
 
 
 def test_project_root_is_found_above_the_script_not_from_the_working_directory(
@@ -471,23 +464,23 @@ def test_project_root_is_found_above_the_script_not_from_the_working_directory(
 ) -> None:
     root = copy_project(tmp_path / "project")
     monkeypatch.chdir(tmp_path)
-    assert cml_settings.project_root(str(root / "cml" / "mlflow_ui.py")) == root.resolve()
+    assert project.project_root(str(root / "cml" / "mlflow_ui.py")) == root.resolve()
     monkeypatch.chdir(root / "cml")  # CML's engine may run a script without __file__, from the project
-    assert cml_settings.project_root(None) == root.resolve()
+    assert project.project_root(None) == root.resolve()
 
 
 def test_ui_allows_cml_host_and_loopback_on_its_port_only() -> None:
-    assert cml_settings.allowed_hosts(8090, "ML-1.Example.Site.") == [
+    assert project.allowed_hosts(8090, "ML-1.Example.Site.") == [
         "mlflow.ml-1.example.site", "127.0.0.1:8090", "localhost:8090"
     ]
-    assert cml_settings.allowed_hosts(8090, None) == ["127.0.0.1:8090", "localhost:8090"]
+    assert project.allowed_hosts(8090, None) == ["127.0.0.1:8090", "localhost:8090"]
     with pytest.raises(ValueError):
-        cml_settings.allowed_hosts(8090, "*.example.site")  # MLflow would read a pattern
+        project.allowed_hosts(8090, "*.example.site")  # MLflow would read a pattern
 
 
 def test_app_port_falls_back_to_the_readonly_port(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CDSW_APP_PORT", raising=False)
     monkeypatch.setenv("CDSW_READONLY_PORT", "8100")
-    assert cml_settings.app_port() == 8100
+    assert project.app_port() == 8100
     monkeypatch.setenv("CDSW_APP_PORT", "8090")
-    assert cml_settings.app_port() == 8090
+    assert project.app_port() == 8090

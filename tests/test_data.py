@@ -47,5 +47,5 @@ def test_unusable_csv_gives_one_line_naming_the_problem(tmp_path, content, targe
 
 
 def test_unknown_name_without_target_explains_both_options():
-    with pytest.raises(DataError, match="not a bundled dataset.*--target"):
+    with pytest.raises(DataError, match=r"not a bundled dataset.*--target"):
         load_dataset("mnist")

@@ -5,9 +5,10 @@ import uuid
 
 import optuna
 import pytest
-from mlflow import MlflowClient
 
-from conftest import require_system
+from conftest import experiment_runs, require_system
+
+pytestmark = pytest.mark.slow
 
 PG = ("127.0.0.1", 5432)
 REDIS = ("127.0.0.1", 6379)
@@ -50,9 +51,7 @@ def redis_url():
 
 
 def _children(tracking_uri, experiment):
-    client = MlflowClient(tracking_uri)
-    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id], max_results=1000)
-    return [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return experiment_runs(tracking_uri, experiment)[1]
 
 
 @pytest.mark.system

@@ -3,9 +3,12 @@
 import subprocess
 
 import optuna
+import pytest
 from mlflow import MlflowClient
 
 from conftest import SEARCH, cli_env
+
+pytestmark = pytest.mark.slow
 
 
 def _layout(tracking_uri, experiment):

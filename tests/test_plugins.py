@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from conftest import SEARCH, cli_env
+from conftest import SEARCH, cli_env, experiment_runs
+
+pytestmark = pytest.mark.slow
 
 PLUGIN = Path(__file__).parent / "plugin_example"
 
@@ -48,7 +50,7 @@ def test_plugin_model_is_listed_studied_and_run(plugin_site, workdir):
     studied = _run(plugin_site, workdir, "study", "logreg", "--n-trials", "3")
     assert studied.returncode == 0, studied.stderr
 
-    ran = _run(plugin_site, workdir, "run", "logistic", "--C", "0.5", "--fit-intercept", "False")
+    ran = _run(plugin_site, workdir, "run", "logistic", "--C", "0.5", "--fit-intercept", "False", "--no-log-model")
     assert ran.returncode == 0, ran.stderr
 
     client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
@@ -57,3 +59,18 @@ def test_plugin_model_is_listed_studied_and_run(plugin_site, workdir):
     single = [r for r in runs if r.data.tags.get("search.role") == "run"]
     assert single[0].data.params["C"] == "0.5" and single[0].data.params["fit_intercept"] == "False"
     assert len([r for r in runs if "mlflow.parentRunId" in r.data.tags]) == 3
+
+
+def test_plugin_model_with_conditional_parameters_is_studied_and_logged_with_only_its_active_params(
+    plugin_site, workdir
+):
+    studied = _run(plugin_site, workdir, "study", "svc", "--n-trials", "8", "--sampler", "random", "--seed", "3")
+    assert studied.returncode == 0, studied.stderr
+    children = experiment_runs(f"sqlite:///{workdir / 'mlflow.db'}", "svc")[1]
+    assert len(children) == 8
+    for run in children:
+        params = run.data.params
+        assert ("gamma" in params) == (params["kernel"] in ("rbf", "poly")), params
+        assert ("degree" in params) == (params["kernel"] == "poly"), params
+    refused = _run(plugin_site, workdir, "run", "svc", "--kernel", "linear", "--degree", "3")
+    assert refused.returncode == 2 and "degree applies only when kernel is poly" in refused.stderr

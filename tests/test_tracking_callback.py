@@ -10,6 +10,7 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 
+from conftest import all_runs as runs_of
 from search.tracking import METRICS_ATTRIBUTE_KEY, MLflowCallback, UnloggedTrialsWarning, record_failures
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -19,11 +20,6 @@ def quadratic(trial):
     x = trial.suggest_float("x", -10, 10)
     y = trial.suggest_int("y", 0, 5)
     return (x - 2) ** 2 + y
-
-
-def runs_of(client, experiment_name):
-    experiment = client.get_experiment_by_name(experiment_name)
-    return client.search_runs([experiment.experiment_id], max_results=5000)
 
 
 @pytest.mark.parametrize("n_jobs", [1, 4])
@@ -155,7 +151,7 @@ def test_unreachable_tracking_store_does_not_stop_the_study(monkeypatch):
         unlogged = callback.flush()
     assert len(study.trials) == 5 and all(t.state.name == "COMPLETE" for t in study.trials)
     assert unlogged == [0, 1, 2, 3, 4] == callback.unlogged_trials
-    assert study._storage.get_study_system_attrs(study._study_id)["mlflow_unlogged_trials"] == [0, 1, 2, 3, 4]
+    assert study.user_attrs["mlflow_unlogged_trials"] == [0, 1, 2, 3, 4]
 
 
 def test_unlogged_trials_are_written_once_the_store_is_back(tracking_uri, client, workdir):
@@ -167,11 +163,11 @@ def test_unlogged_trials_are_written_once_the_store_is_back(tracking_uri, client
     with pytest.warns(UnloggedTrialsWarning):
         study.optimize(quadratic, n_trials=3, callbacks=[callback])
         assert callback.flush() == [0, 1, 2]
-    assert study._storage.get_study_system_attrs(study._study_id)["mlflow_unlogged_trials"] == [0, 1, 2]
+    assert study.user_attrs["mlflow_unlogged_trials"] == [0, 1, 2]
     blocker.unlink()
     blocker.mkdir()
     assert callback.flush() == []
-    assert study._storage.get_study_system_attrs(study._study_id)["mlflow_unlogged_trials"] == []
+    assert study.user_attrs["mlflow_unlogged_trials"] == []
     assert len(runs_of(MlflowClient(broken), "recover")) == 3
 
 
@@ -223,6 +219,7 @@ def test_track_in_mlflow_logs_into_the_trials_run(tracking_uri, client, n_jobs):
     study.optimize(lambda t: objective(t, offset=1.0), n_trials=6, n_jobs=n_jobs, callbacks=[callback])
     runs = runs_of(client, study.study_name)
     assert len(runs) == 6
+    assert len(inside) == 6, "the objective ran once per trial, inside its run"
     for run in runs:
         assert run.data.metrics["extra"] == pytest.approx(2 * run.data.metrics["loss"])
         assert run.info.status == "FINISHED"

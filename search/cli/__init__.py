@@ -1,7 +1,9 @@
 """The ``search`` command line.
 
 Only Typer is imported here: MLflow, Optuna and scikit-learn are imported by
-the commands that use them, so ``search --help`` answers at once.
+the commands that use them, so ``search --help`` answers at once. The modules
+mirror the command tree: ``study``, ``run``, ``models``, ``results`` (best,
+trials), ``ui``.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ import sys
 # Plain Click help instead of Rich panels: importing Rich would double the start-up of every command.
 os.environ.setdefault("TYPER_USE_RICH", "0")
 
-import typer  # noqa: E402
+import typer
 
-from search.cli._inspect import best, models, trials  # noqa: E402
-from search.cli._output import error_line
-from search.cli._run import run_app
-from search.cli._study import study
-from search.cli._ui import ui
+from search.cli.models import models
+from search.cli.results import best, trials
+from search.cli.run import run_app
+from search.cli.study import study
+from search.cli.ui import ui
 
 app = typer.Typer(
     name="search",
@@ -34,6 +36,11 @@ app.command()(best)
 app.command()(trials)
 app.command()(ui)
 app.add_typer(run_app, name="run")
+
+
+def error_line(message: str) -> None:
+    """One line on stderr, the way every user-caused error is reported."""
+    print(f"search: error: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,103 +3,129 @@
 MLflow's store code holds the interpreter lock, so a writer *thread* would
 still slow the optimisation; a process can use another core. The optimising
 process only pickles plain records onto the queue.
+
+The writer is started with ``spawn`` (a clean interpreter: no inherited
+threads, locks or database connections). It ignores Ctrl-C and SIGTERM, which
+a terminal or CML sends to the whole process group: its owner decides when it
+stops (`BackgroundWriter.close`), so nothing queued is lost to a signal, and
+it exits by itself if its owner dies.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import threading
+import os
+import queue
+import signal
+import time
 from typing import Any
 
+from search.tracking._client import WriteError, as_write_error
 from search.tracking._records import RunRecord
 from search.tracking._writer import RunUpdate, RunWriter
 
-_FLUSH, _STOP = "flush", "stop"
+_STOP = "stop"
+#: How often an idle writer checks that its owner is still alive.
+_OWNER_CHECK_SECONDS = 1.0
 
 
-def _forget_inherited_connections() -> None:
-    """In a forked writer, leave the parent's pooled database connections to the parent.
-
-    SQLAlchemy's recipe for forked children (``Engine.dispose(close=False)``),
-    applied to the engines MLflow's sqlalchemy store keeps per URI.
-    """
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    for engine in list(getattr(SqlAlchemyStore, "_engine_map", {}).values()):
-        engine.dispose(close=False)
-
-
-def _serve(tracking_uri: str, inbox: Any, outbox: Any, forked: bool) -> None:
-    if forked:
-        _forget_inherited_connections()
+def _serve(tracking_uri: str, inbox: Any, outbox: Any, owner: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     writer = RunWriter(tracking_uri)
-    outcomes: dict[int, Any] = {}
     while True:
-        item = inbox.get()
-        if item == _STOP:
+        try:
+            item = inbox.get(timeout=_OWNER_CHECK_SECONDS)
+        except queue.Empty:
+            if os.getppid() != owner:  # the owner died without stopping us
+                return
+            continue
+        kind = item[0]
+        if kind == _STOP:
             return
-        if item == _FLUSH:
-            outbox.put(outcomes)
-            outcomes = {}
+        if kind == "flush":
+            outbox.put(("flushed", item[1]))
             continue
         try:
-            if isinstance(item, RunUpdate):
-                writer.update(item)
+            if kind == "update":
+                writer.update(item[1])
             else:
-                record, experiment_id, parent_run_id = item
-                outcomes[record.trial_id] = writer.write(record, experiment_id, parent_run_id)
-        except Exception as error:  # reported back at flush, never lost
-            if not isinstance(item, RunUpdate):
-                outcomes[item[0].trial_id] = RuntimeError(f"{type(error).__name__}: {error}")
+                record, experiment_id, parent_run_id = item[1:]
+                outbox.put(("written", record.key, writer.write(record, experiment_id, parent_run_id)))
+        except Exception as error:  # reported back, never lost
+            outbox.put(("failed", item[1].key if kind == "write" else None, as_write_error(error)))
 
 
 class BackgroundWriter:
-    """Same interface as `RunWriter`, but ``write`` only queues; ``flush`` reports the outcomes.
+    """Same interface as `RunWriter`, but ``write`` only queues; `outcomes` and `flush` report back.
 
-    Several writer processes share the work (a trial always goes to the same
-    one, so a retry updates its run); the study run's updates all go to the
-    first, so they stay in order.
+    Args:
+        tracking_uri: The store to write to.
     """
 
-    def __init__(self, tracking_uri: str, processes: int = 2) -> None:
-        self._foreground = RunWriter(tracking_uri)
-        self.client = self._foreground.client  # experiments and study runs are made up front
-        # fork shares the already-imported MLflow (spawn re-imports it: ~1.5 s of CPU per writer, taken
-        # from the study); forking is only safe while this process runs a single thread.
-        forked = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if forked else "spawn")
+    def __init__(self, tracking_uri: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._inbox = context.Queue()
         self._outbox = context.Queue()
-        self._inboxes = [context.Queue() for _ in range(max(1, processes))]
-        self._processes = [
-            context.Process(target=_serve, args=(tracking_uri, inbox, self._outbox, forked), name=f"mlflow-writer-{i}",
-                            daemon=True)
-            for i, inbox in enumerate(self._inboxes)
-        ]
-        for process in self._processes:
-            process.start()
+        self._process = context.Process(
+            target=_serve,
+            args=(tracking_uri, self._inbox, self._outbox, os.getpid()),
+            name="mlflow-writer",
+            daemon=True,
+        )
+        self._process.start()
+        self._flushes = 0
 
     def write(self, record: RunRecord, experiment_id: str, parent_run_id: str | None) -> None:
-        self._inboxes[record.trial_id % len(self._inboxes)].put((record, experiment_id, parent_run_id))
+        self._inbox.put(("write", record, experiment_id, parent_run_id))
 
     def update(self, update: RunUpdate) -> None:
-        self._inboxes[0].put(update)
+        self._inbox.put(("update", update))
 
-    def flush(self) -> dict[int, str | BaseException]:
-        """Wait until everything queued is written; the run id or error of each trial since the last flush."""
-        if not all(process.is_alive() for process in self._processes):
-            raise RuntimeError("an MLflow writer process has stopped")
-        for inbox in self._inboxes:
-            inbox.put(_FLUSH)
-        outcomes: dict[int, str | BaseException] = {}
-        for _ in self._inboxes:
-            outcomes.update(self._outbox.get())
-        return outcomes
+    def outcomes(self) -> list[tuple[tuple[str, int] | None, str | WriteError]]:
+        """What the writer has reported since the last call: ``(trial key, run id or error)``."""
+        found = []
+        while True:
+            try:
+                message = self._outbox.get_nowait()
+            except queue.Empty:
+                return found
+            if message[0] != "flushed":
+                found.append((message[1], message[2]))
 
-    def close(self) -> None:
-        for inbox, process in zip(self._inboxes, self._processes):
-            if process.is_alive():
-                inbox.put(_STOP)
-        for process in self._processes:
-            process.join(timeout=30)
-            if process.is_alive():
-                process.kill()
+    def flush(self, timeout: float) -> tuple[list[tuple[tuple[str, int] | None, str | WriteError]], bool]:
+        """Wait up to ``timeout`` s for everything queued so far; the outcomes, and whether all came back."""
+        self._flushes += 1
+        token = self._flushes
+        self._inbox.put(("flush", token))
+        found = []
+        deadline = time.monotonic() + timeout
+        while self._process.is_alive():
+            try:
+                message = self._outbox.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    return found, False
+                continue
+            if message[0] == "flushed":
+                if message[1] == token:
+                    return found, True
+                continue
+            found.append((message[1], message[2]))
+        found += self.outcomes()
+        return found, False
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the writer once it has written what is queued (or after ``timeout`` s)."""
+        if self._process.is_alive():
+            self._inbox.put((_STOP,))
+            self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._inbox.close()
+        self._outbox.close()
+        self._inbox.cancel_join_thread()  # never block the owner's exit on a queue nobody reads any more
+
+
+__all__ = ["BackgroundWriter", "WriteError"]

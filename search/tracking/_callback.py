@@ -3,32 +3,47 @@
 from __future__ import annotations
 
 import functools
-import json
 import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from search.tracking._records import METRICS_ATTRIBUTE_KEY, RUN_ID_ATTRIBUTE_KEY, RunRecord, build_record, record_failures, metric_names, truncate
-from search.tracking._records import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
+from search.tracking._client import (
+    WriteError,
+    as_write_error,
+    get_or_create_experiment,
+    numbers_text,
+    one_line,
+    run_context_tags,
+)
+from search.tracking._records import RUN_ID_ATTRIBUTE_KEY, RunRecord, build_record, metric_names, record_failures
+from search.tracking._retry import UnloggedQueue
+from search.tracking._study_run import StudyRun
+from search.tracking._sync import SyncReport, reconcile
 from search.tracking._writer import RunUpdate, RunWriter
 
 if TYPE_CHECKING:
     import optuna
 
-#: Study system attribute holding the id of the study's parent run.
-STUDY_RUN_ATTRIBUTE_KEY = "mlflow_study_run_id"
-#: Study system attribute listing the trials not logged yet (for a backfill).
+    from search.tracking._background import BackgroundWriter
+
+#: Study user attribute listing the trials not logged yet (what ``search sync`` repairs).
 UNLOGGED_ATTRIBUTE_KEY = "mlflow_unlogged_trials"
-#: Tag marking a study's parent run, and the tag naming its study.
-ROLE_TAG, STUDY_TAG = "search.role", "optuna.study_name"
-#: After a failed write, how long to queue trials before trying the store again.
-RETRY_AFTER_SECONDS = 30.0
 
 
 class UnloggedTrialsWarning(RuntimeWarning):
     """Some trials could not be written to MLflow yet; they are kept for a retry."""
+
+
+@dataclass
+class _StudyState:
+    """What the callback knows about one study it logs."""
+
+    study: Any
+    experiment_id: str
+    study_run: StudyRun | None = None
 
 
 class MLflowCallback:
@@ -38,10 +53,10 @@ class MLflowCallback:
     the same arguments give the same runs (one per trial, named after its
     number, in an experiment named after the study, with the same params,
     metrics and tags). Unlike it, it writes through an explicit
-    ``MlflowClient``, so it stays correct with ``n_jobs > 1`` and several
-    processes; it maps trial states to run statuses (PRUNED → KILLED,
-    FAIL → FAILED); logs ``trial.report`` values as step metrics; and a
-    tracking store that is down does not stop the study.
+    ``MlflowClient``, so it stays correct with ``n_jobs > 1``, several
+    processes and several studies; it maps trial states to run statuses
+    (PRUNED → KILLED, FAIL → FAILED); logs ``trial.report`` values as step
+    metrics; and a tracking store that is down does not stop the study.
 
     Example::
 
@@ -63,13 +78,20 @@ class MLflowCallback:
             under the run active in the caller (also from worker threads).
         tag_study_user_attrs: Add the study's user attrs to each run's tags.
         tag_trial_user_attrs: Add the trial's user attrs to each run's tags.
-        study_run: Give the study a parent run (created once, shared by every
-            worker and found again on resume) and log each trial as its child;
-            the parent keeps the best trial's params and value up to date.
+        study_run: The layout ``search study`` writes: the study gets a parent
+            run (created once, shared by every worker, found again on resume)
+            that keeps the best trial's params and value up to date, and each
+            trial is its child. ``metric_name`` then means a complete trial's
+            value only: a pruned trial's (partial) value and the reported
+            values go under ``<metric_name>_partial``.
         study_run_params: Params of the parent run (the study's settings).
-        background: Write runs from separate processes (started at once, so
-            their start-up overlaps the caller's own set-up), so logging does not
-            slow the optimisation; call `flush` (or `close`) before reading MLflow.
+        study_run_tags: Tags of the parent run.
+        run_params: What a trial's run logs as params (default: the trial's own
+            params); e.g. the estimator's parameters instead of a search space's
+            encoding of them.
+        background: Write runs from a separate process (started at once, so its
+            start-up overlaps the caller's own set-up), so logging does not slow
+            the optimisation; call `close` at the end.
     """
 
     def __init__(
@@ -83,6 +105,8 @@ class MLflowCallback:
         *,
         study_run: bool = False,
         study_run_params: Mapping[str, Any] | None = None,
+        study_run_tags: Mapping[str, str] | None = None,
+        run_params: Callable[[optuna.trial.FrozenTrial], Mapping[str, Any]] | None = None,
         background: bool = False,
     ) -> None:
         if not isinstance(metric_name, Sequence):
@@ -95,27 +119,37 @@ class MLflowCallback:
         self._tag_trial_user_attrs = tag_trial_user_attrs
         self._study_run = study_run
         self._study_run_params = dict(study_run_params or {})
-        self._background = background
+        self._study_run_tags = dict(study_run_tags or {})
+        self._run_params = run_params
         self._lock = threading.RLock()
-        self._writer: Any = None  # RunWriter or BackgroundWriter, made on first use
-        self._experiment_ids: dict[str, str] = {}
-        self._study_run_ids: dict[str, str] = {}
+        self._foreground: RunWriter | None = None
+        self._background: BackgroundWriter | None = None
         self._context_tags: dict[str, str] | None = None
-        self._run_ids: dict[int, str] = {}  # trial id -> run id, for idempotence
-        self._best: dict[str, float] = {}  # per study: best value, and the step/time it was logged at
-        self._best_step: dict[str, int] = {}
-        self._best_stamp: dict[str, int] = {}
-        self._pending: dict[int, tuple[RunRecord, Any]] = {}  # (record, study) not written yet
-        self._in_flight: dict[int, tuple[RunRecord, Any]] = {}  # handed to the background writer
-        self._last_failure = 0.0
-        self._studies: dict[str, Any] = {}  # by name, the studies this callback has logged trials of
-        if background:  # start the writers now: their start-up overlaps whatever the caller does next
-            self._get_writer_client()
+        self._studies: dict[str, _StudyState] = {}
+        self._run_ids: dict[tuple[str, int], str] = {}
+        self._in_flight: dict[tuple[str, int], tuple[RunRecord, Any]] = {}
+        self._unlogged = UnloggedQueue()
+        if background:  # start the writer now: its start-up overlaps whatever the caller does next
+            from search.tracking._background import BackgroundWriter
+
+            self._background = BackgroundWriter(self._resolved_tracking_uri())
 
     # -- the callback ---------------------------------------------------------------------------
 
     def __call__(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> None:
-        record = build_record(
+        record = self._record(study, trial)
+        with self._lock:
+            self._settle_background()
+            if self._unlogged.due():
+                self._retry_unlogged()
+            if self._unlogged:  # the store failed moments ago: queue instead of stalling the study on it
+                self._unlogged.keep(record, study)
+                return
+            if self._attempt(record, study) and self._study_run:
+                self._update_study_run(study, trial)
+
+    def _record(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> RunRecord:
+        return build_record(
             study,
             trial,
             metric_name=self._metric_name,
@@ -124,59 +158,100 @@ class MLflowCallback:
             tag_trial_user_attrs=self._tag_trial_user_attrs,
             tag_study_user_attrs=self._tag_study_user_attrs,
             now_ms=int(time.time() * 1000),
+            partial_values=self._study_run,
+            params=self._run_params(trial) if self._run_params is not None else None,
         )
-        with self._lock:
-            self._studies[study.study_name] = study
-            self._submit(study, record)
-            if self._study_run and record.trial_id not in self._pending:
-                self._update_study_run(study, trial, self.study_run_id(study))
 
     @property
     def unlogged_trials(self) -> list[int]:
         """Numbers of the trials not (yet) written to MLflow."""
-        return sorted(record.trial_number for record, *_ in self._pending.values())
+        return self._unlogged.numbers()
 
-    def flush(self) -> list[int]:
-        """Write everything queued; returns the numbers of trials still unlogged (and warns about them)."""
+    def flush(self, timeout: float = 60.0) -> list[int]:
+        """Write everything queued (waiting at most ``timeout`` s); the numbers of trials still unlogged.
+
+        Warns about them, and records them on each study as its
+        ``mlflow_unlogged_trials`` user attribute.
+        """
         with self._lock:
-            self._last_failure = 0.0
-            self._retry_pending()
-            if self._writer is not None and hasattr(self._writer, "flush"):
-                try:
-                    outcomes = self._writer.flush()
-                except Exception as error:  # the writer died: everything it held is unlogged
-                    outcomes = dict.fromkeys(self._in_flight, error)
-                for trial_id, outcome in outcomes.items():
-                    self._settle(trial_id, outcome)
+            if self._background is not None:
+                outcomes, complete = self._background.flush(timeout)
+                self._settle(outcomes)
+                if not complete:  # the writer did not answer in time: what it holds is not confirmed
+                    for record, study in self._in_flight.values():
+                        self._unlogged.keep(record, study)
+                    self._in_flight.clear()
+            self._retry_unlogged()
             self._record_unlogged()
-            if self._pending:
+            if self._unlogged:
                 warnings.warn(
-                    f"MLflow tracking store unreachable: trials {_numbers(self.unlogged_trials)} are not logged "
+                    f"MLflow tracking store unreachable: trials {numbers_text(self.unlogged_trials)} are not logged "
                     "yet; they remain in the Optuna storage and can be logged again later.",
                     UnloggedTrialsWarning,
                     stacklevel=2,
                 )
             return self.unlogged_trials
 
-    def _record_unlogged(self) -> None:
-        """Keep the unlogged trials' numbers with each study (``mlflow_unlogged_trials``), for a later backfill."""
-        for study in self._studies.values():
-            numbers = sorted(r.trial_number for r, s in self._pending.values() if s.study_name == study.study_name)
-            stored = study._storage.get_study_system_attrs(study._study_id).get(UNLOGGED_ATTRIBUTE_KEY)
-            if numbers or stored:
-                try:
-                    study._storage.set_study_system_attr(study._study_id, UNLOGGED_ATTRIBUTE_KEY, numbers)
-                except Exception as error:  # the Optuna storage is down too: the warning still says which
-                    warnings.warn(f"could not record the unlogged trials: {_one_line(error)}", UnloggedTrialsWarning,
-                                  stacklevel=3)
-
-    def close(self) -> list[int]:
+    def close(self, timeout: float = 60.0) -> list[int]:
         """Flush, then stop the background writer if there is one."""
-        unlogged = self.flush()
-        if self._writer is not None and hasattr(self._writer, "close"):
-            self._writer.close()
-            self._writer = None
+        unlogged = self.flush(timeout)
+        if self._background is not None:
+            self._background.close()
+            self._background = None
         return unlogged
+
+    # -- the study's parent run -----------------------------------------------------------------
+
+    def experiment_id(self, study: optuna.study.Study) -> str:
+        """The experiment ``study``'s runs go to (created if needed)."""
+        return self._state(study).experiment_id
+
+    def study_run_id(self, study: optuna.study.Study) -> str:
+        """The study's parent run: found again through the study, or created exactly once."""
+        state = self._state(study)
+        if state.study_run is None:
+            raise ValueError("this callback has no study run (pass study_run=True)")
+        return state.study_run.run_id
+
+    def end_study_run(self, study: optuna.study.Study, status: str = "FINISHED") -> None:
+        """Mark the study's parent run ended (a resumed study marks it running again)."""
+        state = self._studies.get(study.study_name)
+        if state is None or state.study_run is None:
+            return
+        try:
+            state.study_run.end(self._client(), status)
+        except Exception as error:
+            warnings.warn(f"could not end the study run: {one_line(error)}", UnloggedTrialsWarning, stacklevel=2)
+
+    def sync(
+        self, study: optuna.study.Study, repair: Callable[[optuna.trial.FrozenTrial], bool] = lambda trial: True
+    ) -> SyncReport:
+        """Give every finished trial of ``study`` exactly one complete run under its parent run (idempotent).
+
+        Logs trials that have no run (``repair(trial)`` decides whether one
+        may be logged now, where another process may still log it), ends runs
+        left RUNNING, removes duplicates and brings the parent's best up to
+        date. Needs ``study_run=True``. Raises if the store is unreachable.
+        """
+        with self._lock:
+            self.flush()
+            state = self._state(study)
+            if state.study_run is None:
+                raise ValueError("sync needs the study layout (study_run=True)")
+            self._client()
+            assert self._foreground is not None
+            report = reconcile(
+                self._foreground, study, state.experiment_id, state.study_run.run_id,
+                lambda trial: self._record(study, trial), repair,
+            )
+            for key in self._unlogged:
+                if key[0] == study.study_name and key[1] not in report.left_to_their_process:
+                    self._unlogged.discard(key)
+            self._record_unlogged()
+            update = state.study_run.best_update(study, None)
+            if update is not None:
+                self._foreground.update(update)
+            return report
 
     # -- the decorator --------------------------------------------------------------------------
 
@@ -184,7 +259,7 @@ class MLflowCallback:
         """Decorate an objective so MLflow calls inside it log into the trial's run.
 
         The run is created when the trial starts and its id stored on the trial
-        (``mlflow_run_id`` system attr), so the callback completes that same run.
+        (``mlflow_run_id`` user attr), so the callback completes that same run.
         Objectives run concurrently under ``n_jobs > 1``: nothing is serialised.
         """
         import mlflow
@@ -199,10 +274,10 @@ class MLflowCallback:
                 tags = {**self._run_context_tags(), **(self._mlflow_kwargs.get("tags") or {})}
                 if parent_run_id is not None:
                     tags["mlflow.parentRunId"] = parent_run_id
-                run = self._get_writer_client().create_run(
+                run = self._client().create_run(
                     experiment_id, tags=tags, run_name=self._mlflow_kwargs.get("run_name", str(trial.number))
                 )
-                trial.storage.set_trial_system_attr(trial._trial_id, RUN_ID_ATTRIBUTE_KEY, run.info.run_id)
+                trial.set_user_attr(RUN_ID_ATTRIBUTE_KEY, run.info.run_id)
                 if self._tracking_uri is not None:
                     mlflow.set_tracking_uri(self._tracking_uri)
                 with mlflow.start_run(run_id=run.info.run_id, nested=mlflow.active_run() is not None):
@@ -221,39 +296,45 @@ class MLflowCallback:
 
         return mlflow.get_tracking_uri()
 
-    def _get_writer_client(self) -> Any:
+    def _client(self) -> Any:
         with self._lock:
-            if self._writer is None:
-                if self._background:
-                    from search.tracking._background import BackgroundWriter
-
-                    self._writer = BackgroundWriter(self._resolved_tracking_uri())
-                else:
-                    self._writer = RunWriter(self._resolved_tracking_uri())
-            return self._writer.client
+            if self._foreground is None:
+                self._foreground = RunWriter(self._resolved_tracking_uri())
+            return self._foreground.client
 
     def _run_context_tags(self) -> dict[str, str]:
-        """The source/user tags ``mlflow.start_run`` would add, resolved once."""
         if self._context_tags is None:
-            from mlflow.tracking.context.registry import resolve_tags
-
-            self._context_tags = {k: v for k, v in resolve_tags().items() if not k.startswith("mlflow.source.git")}
+            self._context_tags = run_context_tags()
         return self._context_tags
 
-    def experiment_id(self, study: optuna.study.Study) -> str:
-        if "experiment_id" in self._mlflow_kwargs and self._mlflow_kwargs["experiment_id"] is not None:
+    def _state(self, study: optuna.study.Study) -> _StudyState:
+        """The experiment and parent run of ``study``, made on first use (may raise while the store is down)."""
+        with self._lock:
+            state = self._studies.get(study.study_name)
+            if state is not None and state.study is study:
+                return state
+            if state is None:
+                state = _StudyState(study, self._resolve_experiment_id(study))
+            state.study = study
+            if self._study_run and state.study_run is None:
+                state.study_run = StudyRun.open(
+                    self._client(),
+                    study,
+                    state.experiment_id,
+                    metric_name=metric_names(self._metric_name, 1)[0],
+                    params=self._study_run_params,
+                    params_of=self._run_params,
+                    tags={**self._run_context_tags(), **self._study_run_tags},
+                )
+            self._studies[study.study_name] = state
+            return state
+
+    def _resolve_experiment_id(self, study: optuna.study.Study) -> str:
+        if self._mlflow_kwargs.get("experiment_id") is not None:
             return str(self._mlflow_kwargs["experiment_id"])
         if not self._create_experiment:
-            from mlflow.tracking.fluent import _get_experiment_id
-
-            return _get_experiment_id() or "0"
-        with self._lock:
-            if study.study_name not in self._experiment_ids:
-                from search.tracking_store import get_or_create_experiment
-
-                client = self._get_writer_client()
-                self._experiment_ids[study.study_name] = get_or_create_experiment(client, study.study_name)
-            return self._experiment_ids[study.study_name]
+            return _active_experiment_id()
+        return get_or_create_experiment(self._client(), study.study_name)
 
     def _parent_run_id(self, study: optuna.study.Study) -> str | None:
         if self._study_run:
@@ -262,141 +343,105 @@ class MLflowCallback:
             return _callers_active_run_id()
         return None
 
-    def study_run_id(self, study: optuna.study.Study) -> str:
-        """The study's parent run: found again through the study, or created exactly once."""
-        with self._lock:
-            cached = self._study_run_ids.get(study.study_name)
-            if cached is not None:
-                return cached
-            client = self._get_writer_client()
-            experiment_id = self.experiment_id(study)
-            run_id = study._storage.get_study_system_attrs(study._study_id).get(STUDY_RUN_ATTRIBUTE_KEY)
-            if run_id is None or not _run_exists(client, run_id, experiment_id):
-                run_id = self._create_study_run(study, client, experiment_id)
-                study._storage.set_study_system_attr(study._study_id, STUDY_RUN_ATTRIBUTE_KEY, run_id)
-            else:
-                client.update_run(run_id, status="RUNNING")  # resumed
-            self._study_run_ids[study.study_name] = run_id
-            return run_id
-
-    def end_study_run(self, study: optuna.study.Study, status: str = "FINISHED") -> None:
-        """Mark the study's parent run ended (a resumed study marks it running again)."""
-        run_id = self._study_run_ids.get(study.study_name)
-        if run_id is None:
-            return
-        try:
-            self._get_writer_client().set_terminated(run_id, status=status)
-        except Exception as error:
-            warnings.warn(f"could not end the study run: {_one_line(error)}", UnloggedTrialsWarning, stacklevel=2)
-
-    def _create_study_run(self, study: optuna.study.Study, client: Any, experiment_id: str) -> str:
-        """Create a parent run; when several processes race, the oldest candidate wins."""
-        from mlflow.entities import Param
-
-        tags = {**self._run_context_tags(), ROLE_TAG: "study", STUDY_TAG: study.study_name}
-        tags["direction"] = ",".join(d.name for d in study.directions)
-        mine = client.create_run(experiment_id, tags=tags, run_name=study.study_name).info.run_id
-        if self._study_run_params:
-            params = [Param(k, truncate(v, MAX_PARAM_VAL_LENGTH)) for k, v in self._study_run_params.items()]
-            client.log_batch(mine, params=params)
-        candidates = client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.`{ROLE_TAG}` = 'study' and tags.`{STUDY_TAG}` = '{_quote(study.study_name)}'",
-            max_results=1000,
-        )
-        winner = min(candidates, key=lambda r: (r.info.start_time, r.info.run_id)).info.run_id
-        if winner != mine:
-            client.delete_run(mine)
-        return winner
-
-    def _update_study_run(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial, run_id: str) -> None:
-        """Keep the parent's best-so-far up to date when this trial may have improved it."""
-        if trial.state.name != "COMPLETE" or len(study.directions) != 1 or trial.value is None:
-            return
-        sign = 1.0 if study.direction.name == "MAXIMIZE" else -1.0
-        if sign * trial.value <= sign * self._best.get(study.study_name, -sign * float("inf")):
-            return
-        best = study.best_trial  # the global best: other workers may have done better
-        self._best[study.study_name] = best.value
-        name = metric_names(self._metric_name, 1)[0]
-        tags = {"best_params": truncate(json.dumps(best.params, default=str), MAX_TAG_VAL_LENGTH),
-                "best_trial_number": str(best.number)}
-        metrics = {f"best_{name}": best.value}
-        extra = best.user_attrs.get(METRICS_ATTRIBUTE_KEY)
-        if isinstance(extra, Mapping):
-            metrics.update({f"best_{k}": float(v) for k, v in extra.items() if k.startswith("test_")})
-        # MLflow shows a metric's value at its highest step, latest timestamp: never let an older,
-        # worse best (logged by another thread) outrank this one.
-        step = max(best.number, self._best_step.get(study.study_name, 0))
-        stamp = max(int(time.time() * 1000), self._best_stamp.get(study.study_name, 0) + 1)
-        self._best_step[study.study_name], self._best_stamp[study.study_name] = step, stamp
-        update = RunUpdate(run_id, metrics, tags, step=step, timestamp_ms=stamp)
-        try:
-            self._writer.update(update)
-        except Exception as error:
-            warnings.warn(f"could not update the study run's best trial: {_one_line(error)}", UnloggedTrialsWarning, stacklevel=3)
-
     # -- writing, retrying ----------------------------------------------------------------------
 
-    def _submit(self, study: optuna.study.Study, record: RunRecord) -> None:
-        """Write ``record`` now, hand it to the background writer, or keep it while the store is down."""
-        if self._pending and time.monotonic() - self._last_failure >= RETRY_AFTER_SECONDS:
-            self._retry_pending()
-        if self._pending:  # the store failed moments ago: queue instead of stalling the study on it
-            self._pending[record.trial_id] = (record, study)
-            return
-        self._attempt(record, study)
-
     def _attempt(self, record: RunRecord, study: optuna.study.Study) -> bool:
-        self._in_flight[record.trial_id] = (record, study)
+        """Write ``record`` (or hand it to the background writer); False if the store did not take it."""
         try:
-            experiment_id = self.experiment_id(study)
+            state = self._state(study)
             parent_run_id = self._parent_run_id(study)
-            record.run_id = record.run_id or self._run_ids.get(record.trial_id)
-            self._get_writer_client()
+            record.run_id = record.run_id or self._run_ids.get(record.key)
             record.tags = {**self._run_context_tags(), **record.tags}
-            outcome = self._writer.write(record, experiment_id, parent_run_id)
+            if self._background is not None:
+                self._in_flight[record.key] = (record, study)
+                self._background.write(record, state.experiment_id, parent_run_id)
+                return True
+            self._client()
+            assert self._foreground is not None
+            outcome: str | WriteError = self._foreground.write(record, state.experiment_id, parent_run_id)
         except Exception as error:
-            outcome = error
-        if outcome is not None:  # None: queued for the background writer, settled at flush
-            self._settle(record.trial_id, outcome)
-        return not isinstance(outcome, BaseException)
+            outcome = as_write_error(error)
+        return self._settle_one(record, study, outcome)
 
-    def _settle(self, trial_id: int, outcome: str | BaseException) -> None:
-        entry = self._in_flight.pop(trial_id, None) or self._pending.get(trial_id)
+    def _settle_one(self, record: RunRecord, study: Any, outcome: str | WriteError) -> bool:
         if isinstance(outcome, str):
-            self._run_ids[trial_id] = outcome
-            self._pending.pop(trial_id, None)
-        elif entry is not None:
-            self._keep_unlogged(*entry, outcome)
-
-    def _retry_pending(self) -> None:
-        for trial_id, (record, study) in list(self._pending.items()):
-            del self._pending[trial_id]
-            if not self._attempt(record, study):
-                return
-
-    def _keep_unlogged(self, record: RunRecord, study: optuna.study.Study, error: BaseException) -> None:
-        first = not self._pending
-        self._pending[record.trial_id] = (record, study)
-        self._last_failure = time.monotonic()
-        if first:
-            warnings.warn(
-                f"MLflow tracking store unreachable ({_one_line(error)}); trial {record.trial_number} and any "
-                f"after it are kept and retried every {RETRY_AFTER_SECONDS:.0f} s.",
-                UnloggedTrialsWarning,
-                stacklevel=4,
-            )
-
-
-def _run_exists(client: Any, run_id: str, experiment_id: str) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        run = client.get_run(run_id)
-    except MlflowException:
+            self._run_ids[record.key] = outcome
+            return True
+        if outcome.outage:
+            if self._unlogged.keep(record, study):
+                warnings.warn(
+                    f"MLflow tracking store unreachable ({outcome}); trial {record.trial_number} and any after it "
+                    f"are kept and retried every {self._unlogged.retry_after:.0f} s.",
+                    UnloggedTrialsWarning,
+                    stacklevel=4,
+                )
+        else:
+            warnings.warn(f"MLflow refused trial {record.trial_number} of study {record.study_name!r}: {outcome}",
+                          UnloggedTrialsWarning, stacklevel=4)
         return False
-    return run.info.experiment_id == experiment_id and run.info.lifecycle_stage == "active"
+
+    def _settle(self, outcomes: list[tuple[tuple[str, int] | None, str | WriteError]]) -> None:
+        for key, outcome in outcomes:
+            entry = self._in_flight.pop(key, None) if key is not None else None
+            if entry is not None:
+                self._settle_one(entry[0], entry[1], outcome)
+            elif isinstance(outcome, WriteError):
+                warnings.warn(f"could not update the study run's best trial: {outcome}", UnloggedTrialsWarning,
+                              stacklevel=3)
+
+    def _settle_background(self) -> None:
+        if self._background is not None:
+            self._settle(self._background.outcomes())
+
+    def _retry_unlogged(self) -> None:
+        """Try the queued trials again, oldest first; stop at the first one the store still does not take."""
+        pending = self._unlogged.take()
+        for index, (record, study) in enumerate(pending):
+            if not self._attempt(record, study) and record.key in self._unlogged:
+                for later, later_study in pending[index + 1 :]:
+                    self._unlogged.keep(later, later_study)
+                return
+        if self._background is not None:
+            outcomes, _ = self._background.flush(timeout=60.0)
+            self._settle(outcomes)
+
+    def _record_unlogged(self) -> None:
+        """Keep the unlogged trials' numbers with each study (``mlflow_unlogged_trials``), for `search sync`."""
+        studies = {name: state.study for name, state in self._studies.items()}
+        studies.update(self._unlogged.studies())
+        for name, study in studies.items():
+            numbers = self._unlogged.numbers(name)
+            try:
+                if numbers or study.user_attrs.get(UNLOGGED_ATTRIBUTE_KEY):
+                    study.set_user_attr(UNLOGGED_ATTRIBUTE_KEY, numbers)
+            except Exception as error:  # the Optuna storage is down too: the warning still says which
+                warnings.warn(f"could not record the unlogged trials: {one_line(error)}", UnloggedTrialsWarning,
+                              stacklevel=3)
+
+    def _update_study_run(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """Keep the parent's best-so-far up to date when this trial may have improved it."""
+        state = self._studies[study.study_name]
+        update: RunUpdate | None = state.study_run.best_update(study, trial) if state.study_run else None
+        if update is None:
+            return
+        try:
+            if self._background is not None:
+                self._background.update(update)
+            else:
+                self._client()
+                assert self._foreground is not None
+                self._foreground.update(update)
+        except Exception as error:
+            warnings.warn(f"could not update the study run's best trial: {one_line(error)}", UnloggedTrialsWarning,
+                          stacklevel=3)
+
+
+def _active_experiment_id() -> str:
+    """The experiment ``mlflow.set_experiment`` chose (MLflow has no public getter), else the default one."""
+    from mlflow.tracking import fluent
+
+    getter = getattr(fluent, "_get_experiment_id", None)
+    return (getter() if getter is not None else None) or "0"
 
 
 def _callers_active_run_id() -> str | None:
@@ -407,19 +452,10 @@ def _callers_active_run_id() -> str | None:
     active = mlflow.active_run()
     if active is not None:
         return active.info.run_id
-    stack = fluent._active_run_stack.get_all_thread_values().get(threading.main_thread().ident) or []
+    stacks = getattr(fluent, "_active_run_stack", None)  # MLflow keeps each thread's runs; no public getter
+    if stacks is None:
+        return None
+    stack = stacks.get_all_thread_values().get(threading.main_thread().ident) or []
     return stack[-1].info.run_id if stack else None
 
 
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
-
-
-def _numbers(numbers: list[int]) -> str:
-    shown = ", ".join(map(str, numbers[:20]))
-    return shown + (f" and {len(numbers) - 20} more" if len(numbers) > 20 else "")

@@ -1,22 +1,15 @@
 """Writing run records through an explicit `MlflowClient`: the fewest round trips MLflow allows.
 
 A new trial costs three calls: ``create_run`` (with every tag), one
-``log_batch`` (params and metrics) and ``set_terminated``.
+``log_batch`` (params and metrics; the client splits it at MLflow's limits)
+and ``set_terminated``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
 from search.tracking._records import RunRecord
-
-# mlflow.utils.validation's batch limits.
-_MAX_PARAMS_TAGS_PER_BATCH = 100
-_MAX_METRICS_PER_BATCH = 1000
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -30,11 +23,6 @@ class RunUpdate:
     timestamp_ms: int = 0
 
 
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class RunWriter:
     """Applies `RunRecord` and `RunUpdate` objects to one tracking store."""
 
@@ -44,7 +32,7 @@ class RunWriter:
         self.client = MlflowClient(tracking_uri)
 
     def write(self, record: RunRecord, experiment_id: str, parent_run_id: str | None = None) -> str:
-        """Create (or update, when ``record.run_id`` is set) the trial's run; returns its id."""
+        """Create (or complete, when ``record.run_id`` is set) the trial's run; returns its id."""
         from mlflow.entities import Metric, Param, RunTag
 
         tags = dict(record.tags)
@@ -58,7 +46,7 @@ class RunWriter:
         stepped = {key for key, *_ in record.step_metrics}
         metrics = [Metric(k, v, record.end_ms, 0) for k, v in record.metrics.items() if k not in stepped]
         metrics += [Metric(k, v, ts, step) for k, v, step, ts in record.step_metrics]
-        self._log_batch(
+        self.client.log_batch(
             run_id,
             metrics=metrics,
             params=[Param(k, v) for k, v in record.params.items()],
@@ -70,23 +58,8 @@ class RunWriter:
     def update(self, update: RunUpdate) -> None:
         from mlflow.entities import Metric, RunTag
 
-        self._log_batch(
+        self.client.log_batch(
             update.run_id,
             metrics=[Metric(k, v, update.timestamp_ms, update.step) for k, v in update.metrics.items()],
-            params=[],
             tags=[RunTag(k, v) for k, v in update.tags.items()],
         )
-
-    def _log_batch(self, run_id: str, metrics: list[Any], params: list[Any], tags: list[Any]) -> None:
-        # One call when everything fits MLflow's batch limits (the usual case).
-        param_chunks = list(_chunks(params, _MAX_PARAMS_TAGS_PER_BATCH)) or [[]]
-        tag_chunks = list(_chunks(tags, _MAX_PARAMS_TAGS_PER_BATCH)) or [[]]
-        metric_chunks = list(_chunks(metrics, _MAX_METRICS_PER_BATCH - 2 * _MAX_PARAMS_TAGS_PER_BATCH)) or [[]]
-        for i in range(max(len(param_chunks), len(tag_chunks), len(metric_chunks))):
-            batch = {
-                "params": param_chunks[i] if i < len(param_chunks) else [],
-                "tags": tag_chunks[i] if i < len(tag_chunks) else [],
-                "metrics": metric_chunks[i] if i < len(metric_chunks) else [],
-            }
-            if any(batch.values()):
-                self.client.log_batch(run_id, **batch)

@@ -3,8 +3,8 @@
 - ``sqlite:///optuna.db`` (the default), ``postgresql://…``, ``mysql://…``: Optuna's RDB storage.
 - ``redis://host:6379/0?prefix=team-a:``: Optuna's journal storage on Redis (many workers,
   many machines; ``prefix`` keeps several teams' studies apart).
-- a path ending in ``.journal`` or ``.log``: Optuna's journal storage in a file (many
-  worker processes on one machine, no "database is locked").
+- a path ending in ``.journal``: Optuna's journal storage in a file (many worker
+  processes, no "database is locked").
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from search.errors import InputError, SearchError
-from search.locking import creating, sqlite_path
-from search.urls import DEFAULT_STORAGE, mask
+from search.stores.lock import creating
+from search.stores.urls import mask, sqlite_path
 
 if TYPE_CHECKING:
     import optuna
 
-JOURNAL_SUFFIXES = (".journal", ".log")
+JOURNAL_SUFFIX = ".journal"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class StorageError(SearchError):
@@ -29,10 +30,13 @@ class StorageURLError(InputError, StorageError):
     """The storage URL is malformed or names a kind of storage Optuna has not."""
 
 
+def is_journal_file(url: str) -> bool:
+    return "://" not in url and url.endswith(JOURNAL_SUFFIX)
+
+
 def check_storage_url(url: str) -> None:
     """Refuse a malformed URL before any work starts (opening may still fail later)."""
-    url = url.strip() or DEFAULT_STORAGE
-    if not url.startswith(("redis://", "rediss://", "unix://")) and not (url.endswith(JOURNAL_SUFFIXES) and "://" not in url):
+    if not url.startswith(REDIS_SCHEMES) and not is_journal_file(url):
         _check_rdb_url(url)
 
 
@@ -42,34 +46,43 @@ def open_storage(url: str, read_only: bool = False) -> optuna.storages.BaseStora
     ``read_only`` skips table creation and the schema check, for commands that
     only read a study (``search best``): they answer in about half the time.
     """
+    import warnings
+
     import optuna
 
-    url = url.strip() or DEFAULT_STORAGE  # a blank SEARCH_STORAGE means the default
     try:
-        if url.startswith(("redis://", "rediss://", "unix://")):
-            from optuna.storages.journal import JournalRedisBackend
-
-            redis_url, prefix = _split_prefix(url)
-            return optuna.storages.JournalStorage(JournalRedisBackend(redis_url, prefix=prefix))
-        if url.endswith(JOURNAL_SUFFIXES) and "://" not in url:
-            from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
-
-            return optuna.storages.JournalStorage(JournalFileBackend(url, lock_obj=JournalFileOpenLock(url)))
-        _check_rdb_url(url)
-        if read_only:
-            path = sqlite_path(url)
-            if path is not None and not path.is_file():
-                raise StorageURLError(f"no Optuna storage at {path}: run a study first, or pass --storage")
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=_engine_kwargs(url), skip_compatibility_check=True, skip_table_creation=True
-            )
-        with creating(sqlite_path(url)):  # one process creates the tables; the others wait, then load
-            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        with warnings.catch_warnings():  # the journal storages are "experimental" but long stable
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return _open(url, read_only)
     except StorageError:
         raise
     except Exception as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise StorageError(f"cannot open Optuna storage {mask(url)}: {mask(reason)}") from None
+
+
+def _open(url: str, read_only: bool) -> optuna.storages.BaseStorage:
+    import optuna
+
+    if url.startswith(REDIS_SCHEMES):
+        from optuna.storages.journal import JournalRedisBackend
+
+        redis_url, prefix = _split_prefix(url)
+        return optuna.storages.JournalStorage(JournalRedisBackend(redis_url, prefix=prefix))
+    if is_journal_file(url):
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        return optuna.storages.JournalStorage(JournalFileBackend(url, lock_obj=JournalFileOpenLock(url)))
+    _check_rdb_url(url)
+    if read_only:
+        path = sqlite_path(url)
+        if path is not None and not path.is_file():
+            raise StorageURLError(f"no Optuna storage at {path}: run a study first, or pass --storage")
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=_engine_kwargs(url), skip_compatibility_check=True, skip_table_creation=True
+        )
+    with creating(sqlite_path(url)):  # one process creates the tables; the others wait, then load
+        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
 
 
 def _split_prefix(url: str) -> tuple[str, str]:

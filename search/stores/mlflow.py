@@ -1,4 +1,4 @@
-"""Getting the MLflow tracking store ready before any work is done.
+"""The MLflow tracking store: checked before any work is done, created once, experiments found or made.
 
 An unreachable server should stop a command before it trains anything, with
 one clear line; and a new sqlite store must be created and migrated exactly
@@ -8,13 +8,13 @@ creation races with itself).
 
 from __future__ import annotations
 
+import sys
 import urllib.error
 import urllib.request
-from typing import Any
 
 from search.errors import SearchError
-from search.locking import creating, sqlite_path
-from search.urls import mask
+from search.stores.lock import creating
+from search.stores.urls import is_server, mask, sqlite_path
 
 HEALTH_TIMEOUT_SECONDS = 5.0
 
@@ -25,7 +25,7 @@ class TrackingError(SearchError):
 
 def prepare_tracking_store(tracking_uri: str) -> None:
     """Check the store answers; create and migrate a local database store once."""
-    if tracking_uri.startswith(("http://", "https://")):
+    if is_server(tracking_uri):
         _check_server(tracking_uri)
         return
     from mlflow import MlflowClient
@@ -34,32 +34,24 @@ def prepare_tracking_store(tracking_uri: str) -> None:
         try:
             MlflowClient(tracking_uri).search_experiments(max_results=1)
         except Exception as error:
-            raise TrackingError(f"cannot open MLflow tracking store {mask(tracking_uri)}: {_first_line(error)}") from None
+            raise TrackingError(
+                f"cannot open MLflow tracking store {mask(tracking_uri)}: {_first_line(error)}"
+            ) from None
 
 
 def experiment_id(tracking_uri: str, name: str) -> str:
     """The id of experiment ``name`` in the store at ``tracking_uri``, created if missing."""
     from mlflow import MlflowClient
 
+    from search.tracking import get_or_create_experiment
+
     return get_or_create_experiment(MlflowClient(tracking_uri), name)
 
 
-def get_or_create_experiment(client: Any, name: str) -> str:
-    """The id of experiment ``name`` (restored if deleted), created if missing, also when workers race."""
-    from mlflow.exceptions import MlflowException
-
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        if experiment.lifecycle_stage == "deleted":
-            client.restore_experiment(experiment.experiment_id)
-        return experiment.experiment_id
-    try:
-        return client.create_experiment(name)
-    except MlflowException:  # created by a concurrent worker
-        experiment = client.get_experiment_by_name(name)
-        if experiment is None:
-            raise
-        return experiment.experiment_id
+def server_command(tracking_uri: str, port: int, host: str = "127.0.0.1") -> list[str]:
+    """The ``mlflow server`` command line serving the UI on ``tracking_uri`` (``search ui``, CML's application)."""
+    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking_uri,
+            "--host", host, "--port", str(port), "--workers", "1"]
 
 
 def _check_server(tracking_uri: str) -> None:

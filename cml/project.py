@@ -1,4 +1,4 @@
-"""What the CML prototype's scripts (``cml/``) read from the project: its root, its stores, its settings.
+"""What the CML prototype's scripts read from the project: its root, its stores, its settings, its ports.
 
 CML runs the AMP's jobs and its application with the project's environment
 variables (declared in ``.project-metadata.yaml``). CML also sets
@@ -6,6 +6,9 @@ variables (declared in ``.project-metadata.yaml``). CML also sets
 ``SEARCH_TRACKING_URI`` instead; blank means the project's embedded stores. Every
 relative store is anchored at the project root, never the working directory, so
 the study jobs and the MLflow UI application always open the same files.
+
+Imports only the standard library at load time: the install job reads it
+before the toolkit is installed. The scripts beside it import it as ``project``.
 """
 
 from __future__ import annotations
@@ -14,18 +17,21 @@ import os
 import re
 from pathlib import Path
 
-from search.errors import InputError, SearchError
-from search.urls import absolute_sqlite
-
 METADATA_FILE = ".project-metadata.yaml"
 #: The application's subdomain in ``.project-metadata.yaml``: CML serves it at ``mlflow.$CDSW_DOMAIN``.
 APP_SUBDOMAIN = "mlflow"
+DISTRIBUTION = "cml-hyperparameter-search"
 DEFAULT_MODELS = ("knn", "random-forest")
-DEFAULT_N_TRIALS = 20
 EMBEDDED_TRACKING = "mlflow.db"
 EMBEDDED_STORAGE = "optuna.db"
 
 _DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+
+
+class SettingError(ValueError):
+    """A project setting (an environment variable) is unusable; the message names it."""
+
+    exit_code = 2
 
 
 def project_root(script: str | None = None) -> Path:
@@ -37,21 +43,26 @@ def project_root(script: str | None = None) -> Path:
     for directory in (start, *start.parents):
         if (directory / METADATA_FILE).is_file():
             return directory
-    raise SearchError(f"no {METADATA_FILE} in {start} or above it: run the script from the project")
+    raise SettingError(f"no {METADATA_FILE} in {start} or above it: run the script from the project")
 
 
-def _env(name: str) -> str:
+def env(name: str) -> str:
+    """A project setting; blank and unset are the same."""
     return (os.environ.get(name) or "").strip()
 
 
 def tracking_uri(root: Path) -> str:
     """``SEARCH_TRACKING_URI``, else the embedded ``sqlite:///<root>/mlflow.db`` (never CML's MLFLOW_TRACKING_URI)."""
-    return absolute_sqlite(_env("SEARCH_TRACKING_URI") or f"sqlite:///{EMBEDDED_TRACKING}", root)
+    from search.stores.urls import absolute_sqlite
+
+    return absolute_sqlite(env("SEARCH_TRACKING_URI") or f"sqlite:///{EMBEDDED_TRACKING}", root)
 
 
 def storage(root: Path) -> str:
     """``SEARCH_STORAGE``, else the embedded ``sqlite:///<root>/optuna.db``; a relative path is taken from ``root``."""
-    url = _env("SEARCH_STORAGE") or f"sqlite:///{EMBEDDED_STORAGE}"
+    from search.stores.urls import absolute_sqlite
+
+    url = env("SEARCH_STORAGE") or f"sqlite:///{EMBEDDED_STORAGE}"
     if "://" not in url:  # a journal file
         return str(root / url)
     return absolute_sqlite(url, root)
@@ -59,40 +70,40 @@ def storage(root: Path) -> str:
 
 def models() -> list[str]:
     """``SEARCH_MODELS``: model names separated by spaces or commas; one study each."""
-    return _env("SEARCH_MODELS").replace(",", " ").split() or list(DEFAULT_MODELS)
+    return env("SEARCH_MODELS").replace(",", " ").split() or list(DEFAULT_MODELS)
+
+
+def number(name: str, kind: type = int) -> int | float | None:
+    """The setting ``name`` as a number (blank: None)."""
+    value = env(name)
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise SettingError(f"{name} must be {what}, got {value!r}") from None
 
 
 def n_trials() -> int | None:
-    """``SEARCH_N_TRIALS`` (blank: none, unless there is no timeout either)."""
-    value = _env("SEARCH_N_TRIALS")
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise InputError(f"SEARCH_N_TRIALS must be a whole number, got {value!r}") from None
+    """``SEARCH_N_TRIALS``: trials each run of the study job adds to each study (blank: the toolkit's default)."""
+    return number("SEARCH_N_TRIALS")
 
 
 def timeout() -> float | None:
-    """``SEARCH_TIMEOUT`` in seconds per study (blank: none)."""
-    value = _env("SEARCH_TIMEOUT")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise InputError(f"SEARCH_TIMEOUT must be a number of seconds, got {value!r}") from None
+    """``SEARCH_TIMEOUT``: seconds after which a study starts no trial (blank: no limit)."""
+    return number("SEARCH_TIMEOUT", float)
 
 
 def app_port() -> int:
     """The port CML gives the application: ``CDSW_APP_PORT``, else ``CDSW_READONLY_PORT``."""
     for name in ("CDSW_APP_PORT", "CDSW_READONLY_PORT"):
-        value = _env(name)
+        value = env(name)
         if value:
             if not value.isdigit() or not 0 < int(value) < 65536:
-                raise InputError(f"{name} must be a port number, got {value!r}")
+                raise SettingError(f"{name} must be a port number, got {value!r}")
             return int(value)
-    raise InputError("neither CDSW_APP_PORT nor CDSW_READONLY_PORT is set (CML sets them for an application)")
+    raise SettingError("neither CDSW_APP_PORT nor CDSW_READONLY_PORT is set (CML sets them for an application)")
 
 
 def allowed_hosts(port: int, domain: str | None) -> list[str]:
@@ -106,6 +117,6 @@ def allowed_hosts(port: int, domain: str | None) -> list[str]:
     domain = (domain or "").strip().lower().rstrip(".")
     if domain:
         if not _DOMAIN.match(domain):
-            raise InputError(f"CDSW_DOMAIN is not a domain name: {domain!r}")
+            raise SettingError(f"CDSW_DOMAIN is not a domain name: {domain!r}")
         hosts.insert(0, f"{APP_SUBDOMAIN}.{domain}")
     return hosts

@@ -1,0 +1,41 @@
+"""Options shared by several commands, declared once, with their defaults from `search.defaults`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from search import defaults
+
+Data = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        help="'synthetic' (the original data), iris, wine, breast_cancer, digits, or a CSV file (with --target).",
+    ),
+]
+Target = Annotated[str | None, typer.Option("--target", help="Label column of a CSV file.")]
+TestSize = Annotated[float, typer.Option("--test-size", help="Fraction held out for the test score.")]
+SplitSeed = Annotated[int, typer.Option("--split-seed", help="Seed of the train/test split.")]
+Metric = Annotated[str, typer.Option("--metric", help="A scikit-learn scorer name (accuracy, f1_macro, roc_auc, ...).")]
+Folds = Annotated[int, typer.Option("--cv", help="Cross-validation folds on the training split.")]
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri",
+        envvar="SEARCH_TRACKING_URI",
+        help="MLflow tracking URI. Default: $SEARCH_TRACKING_URI, else $MLFLOW_TRACKING_URI, "
+        f"else {defaults.TRACKING_URI}.",
+    ),
+]
+Storage = Annotated[
+    str,
+    typer.Option(
+        "--storage",
+        envvar="SEARCH_STORAGE",
+        help=f"Optuna storage: {defaults.STORAGE}, postgresql://..., redis://..., or a file ending in .journal.",
+    ),
+]
+Experiment = Annotated[str | None, typer.Option("--experiment", help="MLflow experiment.")]
+Format = Annotated[defaults.OutputFormat, typer.Option("--format", case_sensitive=False, help="How to print.")]

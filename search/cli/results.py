@@ -1,0 +1,129 @@
+"""``search best`` and ``search trials``: what a study found, from its Optuna storage.
+
+Tables come from Optuna's ``trials_dataframe`` and pandas; the parameters shown
+are the estimator's own (``max_depth=None``), not the search space's encoding.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from search import defaults
+from search.cli import options as opt
+from search.errors import InputError
+
+if TYPE_CHECKING:
+    import optuna
+    import pandas as pd
+
+StudyName = Annotated[str, typer.Argument(help="The study's name.")]
+
+
+def load_study(study_name: str, storage: str) -> optuna.study.Study:
+    """The study ``study_name``, opened read-only; a missing one is a one-line error naming those there are."""
+    import optuna
+
+    from search.stores.optuna import open_storage
+    from search.stores.urls import resolve_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    backend = open_storage(resolve_storage(storage), read_only=True)
+    try:
+        return optuna.load_study(study_name=study_name, storage=backend)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(backend, include_best_trial=False)]
+        raise InputError(f"no study {study_name!r} in the storage; it has: {', '.join(names) or 'none'}") from None
+
+
+def decoder(study: optuna.study.Study):
+    """Trial params → ``{"model": ..., estimator params}``; the raw params if the study's models are unknown here."""
+    from models import SearchSpace
+    from search.errors import SearchError
+    from search.registry import get_model
+
+    names = str((study.user_attrs.get("settings") or {}).get("models", "")).split(",")
+    try:
+        space = SearchSpace([get_model(name) for name in names if name])
+    except (SearchError, ValueError):
+        return dict
+
+    def decode(params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            spec, decoded = space.decode(params)
+        except KeyError:
+            return dict(params)
+        return {"model": spec.name, **decoded} if len(space.specs) > 1 else decoded
+
+    return decode
+
+
+def trials_frame(study: optuna.study.Study) -> pd.DataFrame:
+    """Every trial: number, state, value (complete trials only), partial value (pruned ones), duration, params."""
+    import pandas as pd
+
+    frame = study.trials_dataframe(attrs=("number", "state", "value", "duration"), multi_index=False)
+    if frame.empty:
+        return frame
+    pruned = frame["state"] == "PRUNED"
+    frame.insert(frame.columns.get_loc("value") + 1, "partial", frame["value"].where(pruned))
+    frame["value"] = frame["value"].where(~pruned)
+    frame["duration_s"] = frame.pop("duration").dt.total_seconds()
+    decode = decoder(study)
+    params = pd.DataFrame([decode(t.params) for t in study.get_trials(deepcopy=False)], index=frame.index)
+    return pd.concat([frame, params], axis=1)
+
+
+def emit(frame: pd.DataFrame, fmt: defaults.OutputFormat, single: bool = False) -> None:
+    """Print ``frame`` as a table, JSON or CSV (``single``: its one row, as key/value pairs or an object)."""
+    if fmt is defaults.OutputFormat.csv:
+        print(frame.to_csv(index=False), end="")
+    elif fmt is defaults.OutputFormat.json:
+        records = json.loads(frame.to_json(orient="records", double_precision=15))  # pandas: NaN → null
+        print(json.dumps(records[0] if single else records, indent=2))
+    elif single:
+        print(frame.iloc[0].map(lambda v: _four(v) if isinstance(v, float) else v).to_string())
+    else:
+        print(frame.to_string(index=False, float_format=_four, na_rep=""))
+
+
+def _four(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def best(
+    study_name: StudyName,
+    storage: opt.Storage = defaults.STORAGE,
+    fmt: opt.Format = defaults.OutputFormat.table,
+) -> None:
+    """Show a study's best trial: value, estimator params and held-out test scores."""
+    import pandas as pd
+
+    from search.tracking import METRICS_ATTRIBUTE_KEY
+
+    study = load_study(study_name, storage)
+    try:
+        trial = study.best_trial
+    except ValueError:
+        raise InputError(f"study {study_name!r} has no completed trial yet") from None
+    row: dict[str, Any] = {"study": study_name, "trial": trial.number, "value": trial.value}
+    row.update(decoder(study)(trial.params))
+    scores = trial.user_attrs.get(METRICS_ATTRIBUTE_KEY, {})
+    row.update({k: v for k, v in scores.items() if isinstance(v, (int, float))})
+    emit(pd.DataFrame([row]), fmt, single=True)
+
+
+def trials(
+    study_name: StudyName,
+    storage: opt.Storage = defaults.STORAGE,
+    fmt: opt.Format = defaults.OutputFormat.table,
+) -> None:
+    """List a study's trials: number, state, value, duration and estimator params."""
+    study = load_study(study_name, storage)
+    frame = trials_frame(study)
+    if frame.empty:
+        print("[]" if fmt is defaults.OutputFormat.json else f"study {study_name!r} has no trials yet")
+        return
+    emit(frame, fmt)

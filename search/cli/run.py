@@ -1,0 +1,130 @@
+"""``search run MODEL --<param> VALUE``: one fixed-parameter run, options made from the model's declaration.
+
+Each model becomes a sub-command when it is asked for, so listing or helping
+one model never imports scikit-learn or MLflow, nor loads every plugin.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from models import ModelSpec, Param, ParamError
+from search import defaults
+from search.cli import options as opt
+
+Seed = Annotated[int | None, typer.Option("--seed", help="Seed of the estimator (default: drawn, and logged).")]
+LogModel = Annotated[bool, typer.Option("--log-model/--no-log-model", help="Log the fitted model.")]
+
+
+class RunGroup(TyperGroup):
+    """The ``run`` command: one sub-command per registered model, built on demand."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        from search.registry import registered_models
+
+        return list(registered_models())
+
+    def get_command(self, ctx: typer.Context, name: str) -> Any:
+        from search.registry import get_model
+
+        return _model_command(get_model(name))  # an unknown name raises UnknownModelError
+
+    def format_commands(self, ctx: typer.Context, formatter: Any) -> None:
+        from search.registry import registered_models
+
+        rows = [(", ".join(spec.names), spec.summary) for spec in registered_models().values()]
+        with formatter.section("Models (and their aliases)"):
+            formatter.write_dl(rows)
+
+
+def _parser(param: Param):
+    def parse(text: Any) -> Any:
+        if not isinstance(text, str):  # the unset default
+            return text
+        try:
+            return param.parse(text)
+        except ParamError as error:
+            raise typer.BadParameter(str(error)) from None
+
+    return parse
+
+
+def _metavar(param: Param) -> str:
+    labels = getattr(param, "labels", None)
+    if labels is not None:
+        return "[" + "|".join(labels()) + "]"
+    return type(param).__name__.upper() + ("|none" if getattr(param, "nullable", False) else "")
+
+
+def _help(param: Param) -> str:
+    default = "none" if param.default is None else param.default
+    text = f"{param.help} Allowed: {param.allowed()}. Default: {default}."
+    return text + (f" Only when {param.condition()}." if param.when else "")
+
+
+def _model_command(spec: ModelSpec) -> Any:
+    """A Typer command whose options are the model's declared parameters, then the common ones."""
+
+    def command(ctx: typer.Context, **values: Any) -> None:
+        from search.data import DataSpec
+        from search.evaluation import Scoring
+        from search.single_run import run_once
+
+        # Only what the user typed: the declaration fills in defaults, and knows which parameters apply.
+        given = {p.name: value for p in spec.params if (value := values.pop(p.name)) is not None
+                 or getattr(ctx.get_parameter_source(p.name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")}
+        outcome = run_once(
+            spec,
+            given,
+            data=DataSpec(values.pop("data"), values.pop("target"), values.pop("test_size"), values.pop("split_seed")),
+            scoring=Scoring(values.pop("metric"), values.pop("cv")),
+            **values,
+        )
+        print(f"Logged run {outcome.run_id} (experiment id {outcome.experiment_id}) for {spec.name}: "
+              + ", ".join(f"{k}={v}" for k, v in outcome.params.items()))
+        for name in sorted(outcome.metrics):
+            print(f"  {name} = {outcome.metrics[name]:.4f}")
+
+    model_options = [
+        inspect.Parameter(
+            p.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                Any, typer.Option(p.option, parser=_parser(p), metavar=_metavar(p), help=_help(p), show_default=False)
+            ],
+        )
+        for p in spec.params
+    ]
+    common = [
+        ("data", opt.Data, defaults.DATA),
+        ("target", opt.Target, None),
+        ("test_size", opt.TestSize, defaults.TEST_SIZE),
+        ("split_seed", opt.SplitSeed, defaults.SPLIT_SEED),
+        ("metric", opt.Metric, defaults.METRIC),
+        ("cv", opt.Folds, defaults.CV_FOLDS),
+        ("seed", Seed, None),
+        ("tracking_uri", opt.TrackingUri, None),
+        ("experiment", opt.Experiment, None),
+        ("log_model", LogModel, True),
+    ]
+    context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [context, *model_options, *(inspect.Parameter(n, keyword, default=d, annotation=a) for n, a, d in common)]
+    )
+    command.__doc__ = f"Fit {spec.summary or spec.name} once with the given parameters and log it to MLflow."
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command(name=spec.name)(command)
+    return typer.main.get_command(app)
+
+
+run_app = typer.Typer(
+    cls=RunGroup,
+    help="Fit one model once with fixed parameters (unspecified ones take the defaults) and log it to MLflow.",
+    no_args_is_help=True,
+)

@@ -1,0 +1,132 @@
+"""What a study command prints: its start line, its progress, its summary.
+
+Used by ``search study`` and the CML study job alike; the study itself never
+prints. Progress is a bar on a terminal, one line per trial in a log (a CML
+job's, a pipe).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from typing import IO, TYPE_CHECKING, Any
+
+from search.study.progress import Reporter
+from search.tracking import FAIL_REASON_ATTRIBUTE_KEY, METRICS_ATTRIBUTE_KEY, PARTIAL_SUFFIX
+
+if TYPE_CHECKING:
+    import optuna
+
+    from search.study import StudyOutcome, StudyPlan
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+class ConsoleReporter(Reporter):
+    """Prints a study's start line, a line (or a bar step) per finished trial, and its summary.
+
+    Args:
+        bar: A progress bar (on a terminal) instead of one line per trial.
+        quiet: Neither bar nor trial lines: only the start line and the summary.
+        out: Where the start line, trial lines and summary go.
+    """
+
+    def __init__(self, bar: bool = False, quiet: bool = False, out: IO[str] | None = None) -> None:
+        self._bar_wanted = bar and not quiet
+        self._quiet = quiet
+        self._bar: Any = None
+        self._out = out or sys.stdout
+        self._plan: StudyPlan | None = None
+
+    def _print(self, text: str = "") -> None:
+        print(text, file=self._out, flush=True)
+
+    def start(self, plan: StudyPlan) -> None:
+        from search.stores.urls import mask
+
+        self._plan = plan
+        config = plan.config
+        self._print(
+            f"Study {config.name!r}: {', '.join(spec.name for spec in config.specs)} on {config.data.source}, "
+            f"maximising {config.scoring.cv_name} ({config.scoring.cv}-fold); sampler {config.sampler.value}, "
+            f"pruner {config.pruner.value}, seed {plan.seed}; storage {mask(config.storage)}"
+        )
+        if self._bar_wanted and config.n_trials is not None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=config.n_trials, unit="trial", file=sys.stderr, dynamic_ncols=True)
+
+    def trial(
+        self, trial: optuna.trial.FrozenTrial, best: optuna.trial.FrozenTrial | None, done: int, total: int | None
+    ) -> None:
+        if self._quiet or self._plan is None:
+            return
+        metric = self._plan.config.scoring.cv_name
+        best_text = f"best {best.value:.4f} (trial {best.number})" if best is not None else "no best yet"
+        if self._bar is not None:
+            self._bar.n = done
+            self._bar.set_postfix_str(best_text, refresh=True)
+            return
+        state = trial.state.name.lower()
+        if trial.state.name == "COMPLETE":
+            what = f"{metric} {trial.value:.4f}"
+        elif trial.state.name == "PRUNED":
+            folds = len(trial.intermediate_values)
+            value = f" {trial.value:.4f}" if trial.value is not None else ""
+            what = f"{metric}{PARTIAL_SUFFIX}{value} after {folds} of {self._plan.config.scoring.cv} folds"
+        else:
+            state = "failed"
+            what = _last_line(trial.user_attrs.get(FAIL_REASON_ATTRIBUTE_KEY, ""))
+        of = f"  [{done} of {total}]" if total is not None else f"  [{done}]"
+        self._print(f"trial {trial.number} {state}  {what}  {best_text}{of}")
+
+    def finish(self, outcome: StudyOutcome) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        for line in summary(outcome):
+            self._print(line)
+
+
+def summary(outcome: StudyOutcome) -> list[str]:
+    """The lines that end a study command."""
+    from search.stores.urls import mask
+
+    plan, study = outcome.plan, outcome.study
+    config = plan.config
+    lines = []
+    if plan.trials_before:
+        lines.append(f"Resumed: the study already had {plural(plan.trials_before, 'trial')}; added {outcome.added}.")
+    else:
+        lines.append(f"Ran {plural(outcome.added, 'trial')}.")
+    trials = study.get_trials(deepcopy=False)
+    states = Counter(trial.state.name.lower() for trial in trials)
+    lines.append("Trials: " + ", ".join(f"{n} {state}" for state, n in sorted(states.items())))
+    failed = [t for t in trials if t.state.name == "FAIL" and FAIL_REASON_ATTRIBUTE_KEY in t.user_attrs]
+    if failed:
+        reason = _last_line(failed[-1].user_attrs[FAIL_REASON_ATTRIBUTE_KEY])
+        lines.append(f"  last failure (trial {failed[-1].number}): {reason}")
+    try:
+        best = study.best_trial
+    except ValueError:
+        lines.append("No trial completed, so there is no best configuration yet.")
+    else:
+        spec, params = config.space.decode(best.params)
+        scores = best.user_attrs.get(METRICS_ATTRIBUTE_KEY, {})
+        test = scores.get(f"test_{config.scoring.metric}", float("nan"))
+        lines.append(f"Best: trial {best.number}, {config.scoring.cv_name} = {best.value:.4f}, "
+                     f"test_{config.scoring.metric} = {test:.4f}")
+        lines.append(f"  model {spec.name}: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+    if outcome.unlogged:
+        lines.append(f"Warning: trials {outcome.unlogged} are not logged to MLflow yet.")
+    lines.append(f"MLflow: {mask(plan.tracking_uri)}, experiment id {outcome.experiment_id}, "
+                 f"study run {outcome.study_run_id}")
+    lines.append(f"Open the UI with: search ui --tracking-uri '{mask(plan.tracking_uri)}'")
+    return lines
+
+
+def _last_line(text: str) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[-1] if lines else ""

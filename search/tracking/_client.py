@@ -1,0 +1,85 @@
+"""Small things every part of the tracking library does with an `MlflowClient`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Tag marking the runs this library creates for a study ("study"), and the tag naming the study.
+ROLE_TAG, STUDY_TAG = "search.role", "optuna.study_name"
+
+#: Errors that mean "the store is unreachable or failing now" rather than "this write is wrong".
+_OUTAGE_TYPES = (
+    "ConnectionError",
+    "Timeout",
+    "ReadTimeout",
+    "ConnectTimeout",
+    "OperationalError",
+    "TimeoutError",
+    "BrokenPipeError",
+)
+
+
+class WriteError(Exception):
+    """A write MLflow did not take, with whether it was an outage (retry later) or a refusal (report now).
+
+    Plain and picklable, so a writer process can send it back.
+    """
+
+    def __init__(self, message: str, outage: bool) -> None:
+        super().__init__(message)
+        self.outage = outage
+
+
+def as_write_error(error: BaseException) -> WriteError:
+    """Classify ``error``: connection errors, timeouts and 5xx answers are outages; the rest refusals."""
+    if isinstance(error, WriteError):
+        return error
+    status = getattr(error, "get_http_status_code", None)
+    if callable(status):
+        outage = status() >= 500
+    else:
+        names = {cls.__name__ for cls in type(error).__mro__}
+        outage = bool(names & set(_OUTAGE_TYPES)) or isinstance(error, OSError)
+    return WriteError(one_line(error), outage)
+
+
+def one_line(error: BaseException) -> str:
+    """``Type: first line of the message``, at most 300 characters."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:300].rstrip(": ")
+
+
+def numbers_text(numbers: list[int], limit: int = 20) -> str:
+    """``1, 2, 3`` (the first ``limit``, then "and N more")."""
+    shown = ", ".join(map(str, numbers[:limit]))
+    return shown + (f" and {len(numbers) - limit} more" if len(numbers) > limit else "")
+
+
+def quote(text: str) -> str:
+    """``text`` as a single-quoted string literal of an MLflow search filter."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def get_or_create_experiment(client: Any, name: str) -> str:
+    """The id of experiment ``name`` (restored if deleted), created if missing, also when workers race."""
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            client.restore_experiment(experiment.experiment_id)
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException:  # created by a concurrent worker
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+def run_context_tags() -> dict[str, str]:
+    """The source and user tags ``mlflow.start_run`` would add (git tags left out: they cost a subprocess)."""
+    from mlflow.tracking.context.registry import resolve_tags
+
+    return {k: v for k, v in resolve_tags().items() if not k.startswith("mlflow.source.git")}
