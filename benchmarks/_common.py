@@ -1,4 +1,4 @@
-"""What every benchmark shares: medians of repeated timings, the ``--quick`` flag and a plain table.
+"""What every benchmark shares: medians of repeated timings, the ``--quick`` flag and plain tables (pandas).
 
 The machine a benchmark runs on is shared and noisy, so a figure is always the
 median of several repeats and is printed next to a baseline measured in the same
@@ -21,7 +21,10 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The interpreter running the benchmarks: the project's venv when run as documented.
 PYTHON = sys.executable
@@ -94,7 +97,8 @@ def ratio(value: float | None, baseline: float | None) -> float | None:
     return value / baseline
 
 
-def _fmt(value: Any, unit: str = "") -> str:
+def _value_text(value: Any, unit: str = "") -> str:
+    """A figure as the ``value`` column shows it, with its unit: "0.065 s", "yes", "-"."""
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -108,37 +112,55 @@ def _fmt(value: Any, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
-def columns(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A plain aligned text table: text left-aligned, numbers right-aligned."""
-    cells = [list(headers)] + [[_fmt(v) if not isinstance(v, str) else v for v in row] for row in rows]
-    numeric = [all(_looks_numeric(row[i]) for row in cells[1:]) for i in range(len(headers))]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+def format_table(frame: pd.DataFrame, formats: Mapping[str, str] | None = None) -> str:
+    """``frame`` as plain text by pandas' ``to_string``: numbers right-aligned, text left-aligned, missing as "-".
 
-    def line(row: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(row, widths, numeric)).rstrip()
+    ``formats`` maps a numeric column to a `str.format` template (default ``"{:.4f}"``, e.g. ``"{:.3f}x"``).
+    """
+    import pandas as pd
 
-    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]])
+    if frame.empty:
+        return "  ".join(map(str, frame.columns))
+    formats = dict(formats or {})
+    columns: dict[str, pd.Series] = {}
+    formatters: dict[str, Callable[[Any], str]] = {}
+    spaces: dict[str, int] = {}
+    for i, (label, column) in enumerate(frame.items()):
+        name = str(label)
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            formatters[name] = formats.get(name, "{:.4f}").format
+            width = max([len(name), *(len(formatters[name](v)) for v in column.dropna())])
+        else:  # text: padded to its widest cell, header included, so pandas' right alignment leaves it left-aligned
+            column = column.map(lambda v: "-" if pd.api.types.is_scalar(v) and pd.isna(v) else str(v))
+            width = max([len(name), *column.str.len()])
+            name, column = name.ljust(width), column.str.ljust(width)
+        columns[name] = column
+        spaces[name] = width + (1 if i else 0)  # and the space pandas puts between columns: two apart
+    text = pd.DataFrame(columns).to_string(index=False, formatters=formatters, na_rep="-", col_space=spaces)
+    return "\n".join(line.rstrip() for line in text.splitlines())
 
 
-def _looks_numeric(text: str) -> bool:
-    head = text.split(" ")[0].rstrip("x%")
-    try:
-        float(head)
-    except ValueError:
-        return head == "-"
-    return True
+def print_frame(title: str, frame: pd.DataFrame, formats: Mapping[str, str] | None = None) -> None:
+    """Print ``frame`` under ``title``: the one way every benchmark prints a table (see `format_table`)."""
+    print(f"\n== {title} ==")
+    print(format_table(frame, formats))
+    sys.stdout.flush()
 
 
 def print_table(title: str, rows: Iterable[Row | Sequence[Any]]) -> None:
     """Print ``rows`` under ``title``: each figure, its ratio to its baseline, its target and whether it is met."""
-    body = []
-    for row in map(lambda r: Row(*r), rows):
-        met = "" if row.met is None else ("yes" if row.met else "NO")
-        ratio_text = "-" if row.ratio is None else f"{row.ratio:.3f}x"
-        body.append([row.name, _fmt(row.value, row.unit), row.baseline or "-", ratio_text, row.target or "-", met])
-    print(f"\n== {title} ==")
-    print(columns(["figure", "value", "vs", "ratio", "target", "met"], body))
-    sys.stdout.flush()
+    import pandas as pd
+
+    rows = [Row(*row) for row in rows]
+    frame = pd.DataFrame({
+        "figure": [row.name for row in rows],
+        "value": [_value_text(row.value, row.unit) for row in rows],
+        "vs": [row.baseline or None for row in rows],
+        "ratio": pd.Series([row.ratio for row in rows], dtype=float),
+        "target": [row.target or None for row in rows],
+        "met": ["" if row.met is None else ("yes" if row.met else "NO") for row in rows],
+    })
+    print_frame(title, frame, {"ratio": "{:.3f}x"})
 
 
 def all_met(rows: Iterable[Row | Sequence[Any]]) -> bool | None:

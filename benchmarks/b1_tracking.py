@@ -8,12 +8,14 @@ logging cost on a trivial objective (300 trials). Every variant runs in this
 process on a fresh copy of the same pre-migrated sqlite MLflow store, with the
 same in-memory Optuna storage kind and the same random sampler seed, so each
 does exactly the same trials; variants are interleaved and repeated, medians
-are reported. Times include starting our writer processes (the callback is made
-inside the timed region) and waiting for them to finish (``close``).
+are reported. Times include starting our writer process (forked while the
+process is single-threaded, see search.tracking._processes; the callback is made
+inside the timed region) and waiting for it to finish (``close``).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import statistics
@@ -46,9 +48,11 @@ def main(quick: bool) -> list[Row]:
     from mlflow import MlflowClient
     from threadpoolctl import threadpool_limits
 
+    from models import SearchSpace
     from search.data import load_dataset
+    from search.evaluation import Scoring
     from search.registry import get_model
-    from search.study import make_objective
+    from search.study.objective import make_objective
     from search.tracking import MLflowCallback
 
     try:
@@ -57,9 +61,8 @@ def main(quick: bool) -> list[Row]:
         raise SystemExit("B1 needs optuna-integration: pip install -e '.[bench]'") from None
 
     warnings.filterwarnings("ignore")
-    # MLflow's telemetry starts a thread at the first experiment a variant creates; that thread would
-    # then make every later variant's writers start by spawn instead of fork (see search.tracking).
-    # `search study` forks its writers before MLflow does anything of the kind; off for every variant alike.
+    # MLflow's telemetry starts a thread at the first experiment a variant creates; that thread would make
+    # every later variant's writer start by spawn instead of fork. `search study` turns telemetry off too.
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     workdir = Path(tempfile.mkdtemp(prefix="b1-"))
@@ -80,20 +83,20 @@ def main(quick: bool) -> list[Row]:
         "optuna-integration": lambda uri: OldCallback(tracking_uri=uri, metric_name="cv_accuracy"),
     }
     knn_trials, trivial_trials, repeats = (20, 60, 1) if quick else (100, 300, 3)
-    objective = make_objective([get_model("knn")], load_dataset(), "accuracy", 5, seed=0)
+    objective = make_objective(SearchSpace([get_model("knn")]), load_dataset(), Scoring("accuracy", 5), seed=0)
 
     def trivial(trial: optuna.trial.Trial) -> float:
         return trial.suggest_float("x", -1.0, 1.0) ** 2
 
     knn: dict[str, list[float]] = {name: [] for name in variants}
     cheap: dict[str, list[float]] = {name: [] for name in variants}
-    with threadpool_limits(limits=1):  # trials are the unit of parallelism; see search.study
+    with threadpool_limits(limits=1):  # trials are the unit of parallelism; see search.study.runner
         for _ in range(repeats):
             for name, make in variants.items():  # interleaved, so drift hits every variant alike
-                uri = fresh_uri()
-                knn[name].append(_study_seconds(objective, knn_trials, lambda: make(uri)) / knn_trials * 1000)
-                uri = fresh_uri()
-                cheap[name].append(_study_seconds(trivial, trivial_trials, lambda: make(uri)) / trivial_trials * 1000)
+                seconds = _study_seconds(objective, knn_trials, functools.partial(make, fresh_uri()))
+                knn[name].append(seconds / knn_trials * 1000)
+                seconds = _study_seconds(trivial, trivial_trials, functools.partial(make, fresh_uri()))
+                cheap[name].append(seconds / trivial_trials * 1000)
     shutil.rmtree(workdir, ignore_errors=True)
 
     per_trial = {name: statistics.median(values) for name, values in knn.items()}

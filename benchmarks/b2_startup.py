@@ -61,7 +61,8 @@ def main(quick: bool) -> list[Row]:
     mlflow = seconds["python -c 'import mlflow'"]
 
     rows = [
-        Row("python -c pass", seconds["python -c pass"], "s", "import mlflow", ratio(seconds["python -c pass"], mlflow)),
+        Row("python -c pass", seconds["python -c pass"], "s", "import mlflow",
+            ratio(seconds["python -c pass"], mlflow)),
         Row("python -c 'import mlflow'", mlflow, "s", "import mlflow", 1.0),
     ]
     for name in ("search --help", "search models", "search run knn --help"):

@@ -7,13 +7,15 @@ random_state=search.evaluation.FOLD_SEED)) and the same StandardScaler pipeline
 (``ModelSpec.build``):
 
 - ours: what ``search study MODEL --n-trials 30 --seed S`` runs, in-process and
-  without MLflow: TPE sampler and median pruner from `search.study`, its objective,
-  an in-memory study. Pruned trials count toward the 30 but are not full evaluations;
-  the best is taken among complete trials. Each complete trial also fits a final model
-  for its test score, which is in our wall time (the others refit only their winner).
+  without MLflow: TPE sampler and median pruner (`search.study.samplers`), its objective
+  (`search.study.objective`) over the model's `SearchSpace`, an in-memory study. Pruned
+  trials count toward the 30 but are not full evaluations; the best is taken among
+  complete trials. Each complete trial also fits a final model for its test score,
+  which is in our wall time (the others refit only their winner).
 - random: scikit-learn's RandomizedSearchCV with 30 samples of the same space, drawn
-  from the ModelSpec's declared parameters (`ParamDistribution`, as Optuna's random
-  sampler draws them: log-uniform integers, None half the time for a nullable one).
+  from each declared parameter's Optuna distribution (`ParamDistribution` over
+  `Param.distribution`, as Optuna's random sampler draws it: log-uniform integers,
+  None half the time for a nullable one).
 - grid: GridSearchCV over the original prototype's grid (10 kNN, 24 forest configurations).
 
 Reported per (dataset, model), medians over seeds: best CV accuracy, the winner's
@@ -34,7 +36,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks._common import Row, cli, columns, print_table, ratio
+from benchmarks._common import Row, cli, print_frame, print_table, ratio
 
 DATASETS = ("synthetic", "breast_cancer", "digits")
 MODELS = ("knn", "random-forest")
@@ -53,42 +55,50 @@ GRIDS = {
 class ParamDistribution:
     """One declared parameter as a scipy-style distribution (``rvs``) for RandomizedSearchCV.
 
-    Draws as Optuna's RandomSampler draws from `Param.suggest`: a nullable parameter
-    is None half the time; integers are uniform, or log-uniform over
-    [low - 0.5, high + 0.5] rounded; categoricals are uniform.
+    Draws from the parameter's own Optuna distribution (`Param.distribution`) as
+    Optuna's RandomSampler does: a nullable parameter is None half the time (its
+    ``<name>_is_none`` switch); integers are uniform over their steps, or
+    log-uniform over [low - 0.5, high + 0.5] rounded; floats uniform (log-uniform
+    with ``log``, on their steps with ``step``); categoricals are uniform.
     """
 
     def __init__(self, param: Any) -> None:
         self.param = param
+        self.distribution = param.distribution()
+        self.nullable = bool(getattr(param, "nullable", False))
 
     def rvs(self, random_state: Any = None) -> Any:
         import numpy as np
+        from optuna.distributions import CategoricalDistribution, IntDistribution
         from sklearn.utils import check_random_state
 
-        from models import Categorical, Int
-
         rng = check_random_state(random_state)
-        param = self.param
-        if isinstance(param, Categorical):
-            return param.choices[rng.randint(len(param.choices))]
-        if param.nullable and rng.randint(2):
+        dist = self.distribution
+        if self.nullable and rng.randint(2):
             return None
-        low, high = param.search
-        if isinstance(param, Int):
-            if not param.log:
-                return int(rng.randint(low, high + 1))
-            drawn = np.exp(rng.uniform(np.log(low - 0.5), np.log(high + 0.5)))
-            return int(min(max(round(drawn), low), high))
-        if param.log:
+        if isinstance(dist, CategoricalDistribution):
+            return dist.choices[rng.randint(len(dist.choices))]
+        low, high, step = dist.low, dist.high, dist.step
+        if isinstance(dist, IntDistribution):
+            if dist.log:
+                drawn = np.exp(rng.uniform(np.log(low - 0.5), np.log(high + 0.5)))
+                return int(min(max(round(drawn), low), high))
+            return int(low + step * rng.randint((high - low) // step + 1))
+        if dist.log:
             return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+        if step is not None:
+            return float(min(low + step * rng.randint(round((high - low) / step) + 1), high))
         return float(rng.uniform(low, high))
 
     def __repr__(self) -> str:
-        return f"ParamDistribution({self.param.name}: {self.param.space()})"
+        return f"ParamDistribution({self.param.name}: {self.param.describe()})"
 
 
 def random_space(spec: Any) -> dict[str, ParamDistribution]:
     """RandomizedSearchCV's ``param_distributions`` for a model's whole declared search space."""
+    conditional = [p.name for p in spec.params if p.when]
+    if conditional:  # RandomizedSearchCV draws every parameter independently
+        raise ValueError(f"{spec.name}: conditional parameters ({', '.join(conditional)}) are not supported here")
     return {f"model__{p.name}": ParamDistribution(p) for p in spec.params}
 
 
@@ -111,13 +121,17 @@ def folds() -> Any:
 def run_ours(spec: Any, data: Any, seed: int, n_trials: int) -> Outcome:
     import optuna
 
-    from search.study import make_objective, make_pruner, make_sampler
+    from models import SearchSpace
+    from search.defaults import Pruner, Sampler
+    from search.evaluation import Scoring
+    from search.study.objective import make_objective
+    from search.study.samplers import make_pruner, make_sampler
     from search.tracking import METRICS_ATTRIBUTE_KEY
 
     study = optuna.create_study(
-        direction="maximize", sampler=make_sampler("tpe", seed), pruner=make_pruner("median", CV)
+        direction="maximize", sampler=make_sampler(Sampler.tpe, seed), pruner=make_pruner(Pruner.median, CV)
     )
-    objective = make_objective([spec], data, METRIC, CV, seed)
+    objective = make_objective(SearchSpace([spec]), data, Scoring(METRIC, CV), seed)
     started = time.perf_counter()
     study.optimize(objective, n_trials=n_trials, catch=(ValueError,), gc_after_trial=False)
     wall = time.perf_counter() - started
@@ -140,7 +154,7 @@ def run_random(spec: Any, data: Any, seed: int, n_trials: int) -> Outcome:
     from sklearn.model_selection import RandomizedSearchCV
 
     search_cv = RandomizedSearchCV(
-        spec.build(spec.defaults(), seed), random_space(spec), n_iter=n_trials, scoring=METRIC, cv=folds(),
+        spec.build(spec.resolve(), seed), random_space(spec), n_iter=n_trials, scoring=METRIC, cv=folds(),
         random_state=seed, refit=True,
     )
     return run_sklearn(search_cv, data, n_trials)
@@ -150,7 +164,7 @@ def run_grid(spec: Any, data: Any, seed: int) -> Outcome:
     from sklearn.model_selection import GridSearchCV
 
     grid = {f"model__{name}": values for name, values in GRIDS[spec.name].items()}
-    search_cv = GridSearchCV(spec.build(spec.defaults(), seed), grid, scoring=METRIC, cv=folds(), refit=True)
+    search_cv = GridSearchCV(spec.build(spec.resolve(), seed), grid, scoring=METRIC, cv=folds(), refit=True)
     return run_sklearn(search_cv, data, math.prod(len(v) for v in grid.values()))
 
 
@@ -165,6 +179,7 @@ def _at_least(ours: float, theirs: float) -> bool:
 
 def main(quick: bool) -> list[Row]:
     import optuna
+    import pandas as pd
 
     from search.data import load_dataset
     from search.registry import get_model
@@ -192,12 +207,15 @@ def main(quick: bool) -> list[Row]:
             cv = {k: _median(v, "cv") for k, v in results.items()}
             test = {k: _median(v, "test") for k, v in results.items()}
             wall = {k: _median(v, "wall") for k, v in results.items()}
-            detail.append([
-                dataset, model, cv["ours"], cv["random"], cv["grid"],
-                f"{ratio(cv['ours'], cv['random']):.4f}x", f"{ratio(cv['ours'], cv['grid']):.4f}x",
-                test["ours"], test["random"], test["grid"], *(f"{wall[k]:.2f}" for k in ("ours", "random", "grid")),
-                f"{ratio(wall['ours'], wall['grid']):.2f}x", f"{_median(results['ours'], 'complete'):g}/{n_trials}",
-            ])
+            detail.append({
+                "data": dataset, "model": model,
+                **{f"cv {k}": cv[k] for k in results},
+                "ours/random": ratio(cv["ours"], cv["random"]), "ours/grid": ratio(cv["ours"], cv["grid"]),
+                **{f"test {k}": test[k] for k in results},
+                **{f"wall {k} s": wall[k] for k in results},
+                "wall ours/grid": ratio(wall["ours"], wall["grid"]),
+                "ours complete": f"{_median(results['ours'], 'complete'):g}/{n_trials}",
+            })
             name = f"{dataset}/{model}"
             rows += [
                 Row(f"{name} best CV", cv["ours"], "", "RandomizedSearchCV", ratio(cv["ours"], cv["random"]),
@@ -208,12 +226,12 @@ def main(quick: bool) -> list[Row]:
                     wall["ours"] < wall["grid"]),
             ]
 
-    print(f"\n== B4 detail: medians over seeds {list(seeds)}, {n_trials} trials/samples, {CV}-fold CV accuracy ==")
-    print(columns(
-        ["data", "model", "cv ours", "cv random", "cv grid", "ours/random", "ours/grid", "test ours", "test random",
-         "test grid", "wall ours s", "wall random s", "wall grid s", "wall ours/grid", "ours complete"],
-        detail,
-    ))
+    print_frame(
+        f"B4 detail: medians over seeds {list(seeds)}, {n_trials} trials/samples, {CV}-fold CV accuracy",
+        pd.DataFrame(detail),
+        {"ours/random": "{:.4f}x", "ours/grid": "{:.4f}x", "wall ours s": "{:.2f}", "wall random s": "{:.2f}",
+         "wall grid s": "{:.2f}", "wall ours/grid": "{:.2f}x"},
+    )
     print_table("B4 search quality at equal budget (ours = TPE + median pruner, the default study)", rows)
     return rows
 

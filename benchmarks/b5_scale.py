@@ -1,18 +1,21 @@
 """B5 scale: reading and resuming a 10,000-trial study in the default sqlite storage.
 
-The study looks like one ``search study knn`` made: kNN parameters, five fold-by-fold
-intermediate values, the ``mlflow_metrics`` and ``mlflow_run_id`` user attributes,
-the study's ``settings``, and one trial in ten pruned. Its objective is trivial, so
-what is measured is the storage and the sampler, never the model.
+The study looks like one ``search study knn`` made: kNN parameters (from its
+`SearchSpace`), five fold-by-fold intermediate values (running means), the
+``search``, ``mlflow_metrics`` (with the ``fold_accuracy`` series) and
+``mlflow_run_id`` user attributes, the study's ``settings`` and parent-run id, and
+one trial in ten pruned. Its objective is trivial, so what is measured is the
+storage and the sampler, never the model.
 
 Measured (fresh processes, median of 5 runs, 3 with ``--quick``):
 
 - ``search best NAME --storage URL`` and ``search trials NAME --storage URL --format csv``,
   compared with the same command on a 10-trial study (``import optuna`` is shown as the floor);
 - resuming: a process that opens the study the way ``search study`` does
-  (`search.study.open_study`: TPE multivariate/group, median pruner, settings check)
-  and runs one trial of a trivial objective over the kNN space, compared with the same
-  process on a fresh empty study; the difference is the resume overhead.
+  (`search.study.runner.plan_study`, which loads the data, then `open_study`: TPE
+  multivariate/group, median pruner, settings check) and runs one trial of a trivial
+  objective over the kNN `SearchSpace`, compared with the same process on a fresh
+  empty study; the difference is the resume overhead.
 
 Targets: ``search best`` under 1 s; resume overhead under 2 s. ``--quick``: 1,000 trials.
 Building the study (not timed): 200 trials are added through Optuna, then copied
@@ -32,70 +35,100 @@ import tempfile
 import time
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
-from benchmarks._common import PYTHON, Row, cli, columns, print_table, ratio, run_cmd, run_cmd_time, venv_script
+from benchmarks._common import PYTHON, Row, cli, print_frame, print_table, ratio, run_cmd, run_cmd_time, venv_script
 
 BEST_TARGET_S = 1.0
 RESUME_TARGET_S = 2.0
 TEMPLATE_TRIALS = 200
 SMALL_TRIALS = 10
-CV = 5
 
 #: Open a study as `search study` does and run one trial; prints the phases' seconds as JSON.
 _RESUME = """
 import json, sys, time
 started = time.perf_counter()
 import optuna
-from models.knn import MODEL
-from search.study import StudyConfig, open_study
+from search.stores.optuna import open_storage
+from search.study import StudyConfig
+from search.study.runner import open_study, plan_study
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 imported = time.perf_counter()
-study = open_study(StudyConfig(models=["knn"], study_name=sys.argv[1], storage=sys.argv[2]))
+config = StudyConfig(models=("knn",), study_name=sys.argv[1], storage=sys.argv[2])
+plan = plan_study(config)
+planned = time.perf_counter()
+study = open_study(plan, open_storage(config.storage))
 opened = time.perf_counter()
 
 def objective(trial):
-    params = MODEL.suggest(trial)
+    spec, params = config.space.sample(trial)
     return 1.0 - abs(params["n_neighbors"] - 7) / 100 + (0.01 if params["weights"] == "distance" else 0.0)
 
 study.optimize(objective, n_trials=1)
 done = time.perf_counter()
-print(json.dumps({"import": imported - started, "open": opened - imported, "trial": done - opened,
-                  "trials": len(study.get_trials(deepcopy=False))}))
+print(json.dumps({"import": imported - started, "plan": planned - imported, "open": opened - planned,
+                  "trial": done - opened, "trials": len(study.get_trials(deepcopy=False))}))
 """
 
 
-def _template_trials(n: int, seed: int = 0) -> list:
-    """``n`` trials shaped like a real kNN study's (pruned ones included)."""
-    import optuna
+def _draw(distribution: Any, rng: random.Random) -> Any:
+    """A value of an Optuna distribution, uniformly (on its steps; log scale ignored: any value will do)."""
     from optuna.distributions import CategoricalDistribution, IntDistribution
 
+    if isinstance(distribution, CategoricalDistribution):
+        return rng.choice(distribution.choices)
+    if isinstance(distribution, IntDistribution):
+        return rng.randrange(distribution.low, distribution.high + 1, distribution.step)
+    return rng.uniform(distribution.low, distribution.high)
+
+
+def _template_trials(n: int, seed: int = 0) -> list:
+    """``n`` trials shaped like a real kNN study's (pruned ones included), over its `SearchSpace`."""
+    import optuna
+
+    from models import SearchSpace
+    from search.evaluation import Scoring
+    from search.registry import get_model
+    from search.study.objective import TRIAL_ATTRIBUTE_KEY
     from search.tracking import METRICS_ATTRIBUTE_KEY, RUN_ID_ATTRIBUTE_KEY
 
     rng = random.Random(seed)
-    distributions = {
-        "n_neighbors": IntDistribution(1, 50),
-        "weights": CategoricalDistribution(("uniform", "distance")),
-        "p": CategoricalDistribution((1, 2)),
-    }
+    space = SearchSpace([get_model("knn")])
+    scoring = Scoring()
+    fold_name = f"fold_{scoring.metric}"
     trials = []
     for _ in range(n):
-        params = {"n_neighbors": rng.randint(1, 50), "weights": rng.choice(("uniform", "distance")), "p": rng.choice((1, 2))}
-        score = 0.95 - abs(params["n_neighbors"] - 7) / 200 + rng.gauss(0, 0.01)
-        folds = {step: score + rng.gauss(0, 0.01) for step in range(CV)}
-        attrs = {RUN_ID_ATTRIBUTE_KEY: f"{rng.getrandbits(128):032x}"}
+        params: dict[str, Any] = {}
+        distributions = {}
+        for dimension in space.dimensions:
+            if dimension.active(params):
+                distributions[dimension.name] = dimension.distribution()
+                params[dimension.name] = _draw(distributions[dimension.name], rng)
+        _, knn = space.decode(params)
+        score = 0.95 - abs(knn["n_neighbors"] - 7) / 200 + rng.gauss(0, 0.01)
+        folds = [score + rng.gauss(0, 0.01) for _ in range(scoring.cv)]
+        means = {step: statistics.fmean(folds[: step + 1]) for step in range(scoring.cv)}  # what is reported
+        attrs: dict[str, Any] = {
+            TRIAL_ATTRIBUTE_KEY: {"seed": seed, "worker": "bench:1"},
+            RUN_ID_ATTRIBUTE_KEY: f"{rng.getrandbits(128):032x}",
+        }
         if rng.random() < 0.1:
-            pruned_at = rng.randint(1, CV - 1)
+            pruned_at = rng.randint(1, scoring.cv - 1)
+            attrs[METRICS_ATTRIBUTE_KEY] = {fold_name: folds[: pruned_at + 1]}
             trials.append(optuna.trial.create_trial(
                 state=optuna.trial.TrialState.PRUNED, params=params, distributions=distributions,
-                intermediate_values={s: v for s, v in folds.items() if s <= pruned_at}, user_attrs=attrs,
+                value=means[pruned_at], intermediate_values={s: v for s, v in means.items() if s <= pruned_at},
+                user_attrs=attrs,
             ))
             continue
+        cv_score = statistics.fmean(folds)
         attrs[METRICS_ATTRIBUTE_KEY] = {
-            "cv_accuracy": score, "cv_accuracy_std": 0.01, "fit_time": rng.uniform(0.001, 0.01),
-            "train_accuracy": min(1.0, score + 0.03), "test_accuracy": score + rng.gauss(0, 0.01),
+            "fit_time": rng.uniform(0.001, 0.01), f"train_{scoring.metric}": min(1.0, score + 0.03),
+            f"test_{scoring.metric}": score + rng.gauss(0, 0.01), scoring.cv_name: cv_score,
+            f"{scoring.cv_name}_std": statistics.pstdev(folds), fold_name: folds,
         }
         trials.append(optuna.trial.create_trial(
-            params=params, distributions=distributions, value=score, intermediate_values=folds, user_attrs=attrs,
+            params=params, distributions=distributions, value=cv_score, intermediate_values=means, user_attrs=attrs,
         ))
     return trials
 
@@ -139,6 +172,8 @@ def build_study(url: str, db: Path, name: str, n_trials: int) -> None:
     from sqlalchemy import event
 
     from search.study import StudyConfig
+    from search.study.runner import SETTINGS_ATTRIBUTE_KEY
+    from search.tracking import STUDY_RUN_ATTRIBUTE_KEY
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.RDBStorage(url)
@@ -146,7 +181,8 @@ def build_study(url: str, db: Path, name: str, n_trials: int) -> None:
     event.listen(storage.engine, "connect", _no_sync)
     storage.engine.dispose()
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
-    study.set_user_attr("settings", StudyConfig(models=["knn"], study_name=name, storage=url).settings())
+    study.set_user_attr(SETTINGS_ATTRIBUTE_KEY, StudyConfig(models=("knn",), study_name=name, storage=url).settings())
+    study.set_user_attr(STUDY_RUN_ATTRIBUTE_KEY, f"{random.Random(name).getrandbits(128):032x}")
     block = min(n_trials, TEMPLATE_TRIALS)
     if n_trials % block:
         raise ValueError(f"{n_trials} trials is not a multiple of {block}")
@@ -172,10 +208,12 @@ def resume_times(name: str, url: str, repeats: int, fresh: bool) -> dict[str, fl
         phases["wall"] = time.perf_counter() - started
         if i:
             runs.append(phases)
-    return {key: statistics.median(run[key] for run in runs) for key in ("wall", "import", "open", "trial")}
+    return {key: statistics.median(run[key] for run in runs) for key in ("wall", "import", "plan", "open", "trial")}
 
 
 def main(quick: bool) -> list[Row]:
+    import pandas as pd
+
     n_trials = 1_000 if quick else 10_000
     repeats = 3 if quick else 5
     search = venv_script("search")
@@ -213,10 +251,11 @@ def main(quick: bool) -> list[Row]:
     rows.append(Row("resume overhead (difference)", overhead, "s", "", None, f"< {RESUME_TARGET_S:g} s",
                     overhead < RESUME_TARGET_S))
     print_table(f"B5 scale: {n_trials:,}-trial study in sqlite, median of {repeats} fresh processes", rows)
-    print("\nresume phases inside the process (median s):")
-    print(columns(["study", "imports", "open_study", "one trial (TPE sample + tell)", "process wall"],
-                  [[label, p["import"], p["open"], p["trial"], p["wall"]]
-                   for label, p in (("fresh", fresh), (f"{n_trials:,} trials", resumed))]))
+    print_frame("resume phases inside the process (median s)", pd.DataFrame(
+        [{"study": label, "imports": p["import"], "plan_study (data)": p["plan"], "open_study": p["open"],
+          "one trial (TPE sample + tell)": p["trial"], "process wall": p["wall"]}
+         for label, p in (("fresh", fresh), (f"{n_trials:,} trials", resumed))]
+    ))
     return rows
 
 

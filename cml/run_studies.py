@@ -37,12 +37,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str], script: str | None) -> int:
     args = parse_args(argv)
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
     from models import ParamError
     from search.errors import SearchError
+    from search.stores.mlflow import quiet_mlflow
     from search.study.interrupts import EXIT_CODE
 
+    quiet_mlflow()
     try:
         root = project.project_root(script)
         os.chdir(root)  # what MLflow anchors at the working directory (artifact locations) lands in the project too

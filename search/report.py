@@ -7,8 +7,11 @@ job's, a pipe).
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from search.study.progress import Reporter
@@ -121,10 +124,33 @@ def summary(outcome: StudyOutcome) -> list[str]:
         lines.append(f"  model {spec.name}: " + ", ".join(f"{k}={v}" for k, v in params.items()))
     if outcome.unlogged:
         lines.append(f"Warning: trials {outcome.unlogged} are not logged to MLflow yet.")
-    lines.append(f"MLflow: {mask(plan.tracking_uri)}, experiment id {outcome.experiment_id}, "
+    lines.append(f"MLflow: {mask(plan.tracking_uri)}, experiment {plan.experiment!r} (id {outcome.experiment_id}), "
                  f"study run {outcome.study_run_id}")
-    lines.append(f"Open the UI with: search ui --tracking-uri '{mask(plan.tracking_uri)}'")
+    lines += ui_hint(plan.tracking_uri, outcome.experiment_id)
     return lines
+
+
+def ui_hint(tracking_uri: str, experiment_id: str) -> list[str]:
+    """How to see an experiment in the MLflow UI, as a command that works from here."""
+    from search import defaults
+    from search.stores.mlflow import ui_address
+    from search.stores.urls import is_server, mask
+
+    if is_server(tracking_uri):
+        return [f"See it in the MLflow UI: {ui_address(tracking_uri, experiment_id)}"]
+    return [
+        f"See it in the MLflow UI: {search_command()} ui --tracking-uri {shlex.quote(mask(tracking_uri))}",
+        f"  then open {ui_address(f'http://127.0.0.1:{defaults.UI_PORT}', experiment_id)}",
+    ]
+
+
+def search_command() -> str:
+    """How to run ``search`` from where the user is: its name if the shell finds this one, else its full path."""
+    script = Path(sys.executable).parent / "search"
+    found = shutil.which("search")
+    if script.exists() and (found is None or Path(found).resolve() != script.resolve()):
+        return shlex.quote(str(script))
+    return "search"
 
 
 def _last_line(text: str) -> str:

@@ -12,6 +12,9 @@ from search.errors import InputError
 from search.evaluation import Scoring
 from search.seeds import check_seed, seed_or_drawn
 
+#: Fixed-parameter runs go to their own experiment, ``<model>-runs``, apart from the model's study.
+RUNS_EXPERIMENT_SUFFIX = "-runs"
+
 
 @dataclass
 class RunOutcome:
@@ -59,7 +62,7 @@ def run_once(
         result = evaluate(spec.build(params, seed), dataset, scoring)
     except ValueError as error:  # e.g. more folds than a class has samples, or n_neighbors > samples
         raise InputError(f"cannot evaluate {spec.name} on {dataset.source}: {error}") from None
-    experiment_id = find_experiment(uri, experiment or spec.name)
+    experiment_id = find_experiment(uri, experiment or f"{spec.name}{RUNS_EXPERIMENT_SUFFIX}")
     settings = {"data": data.label, "metric": scoring.metric, "cv": scoring.cv, "seed": seed}
     record = RunRecord(
         study_name="", trial_number=0, run_name=f"{spec.name}-run", status="FINISHED", start_ms=started,

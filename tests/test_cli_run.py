@@ -16,7 +16,7 @@ def _only_run(client, experiment_name):
 def test_knn_run_logs_params_scores_and_a_loadable_model(search_cli, client, tracking_uri):
     result = search_cli("run", "knn", "--n-neighbors", "3", "--tracking-uri", tracking_uri)
     assert result.returncode == 0, result
-    run = _only_run(client, "knn")
+    run = _only_run(client, "knn-runs")
     assert run.data.params["n_neighbors"] == "3"
     assert run.data.params["weights"] == "uniform"  # unspecified: the declared default
     assert {"train_accuracy", "test_accuracy", "cv_accuracy", "fit_time"} <= set(run.data.metrics)
@@ -34,7 +34,7 @@ def test_random_forest_run_with_alias_and_unlimited_depth(search_cli, client, tr
         "run", "rf", "--max-depth", "none", "--n-estimators", "30", "--seed", "0", "--tracking-uri", tracking_uri
     )
     assert result.returncode == 0, result
-    run = _only_run(client, "random-forest")
+    run = _only_run(client, "random-forest-runs")
     assert run.data.params["max_depth"] == "None" and run.data.params["n_estimators"] == "30"
     mlflow.set_tracking_uri(tracking_uri)
     model = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")  # skops, trusting the tree type
@@ -44,11 +44,11 @@ def test_random_forest_run_with_alias_and_unlimited_depth(search_cli, client, tr
 def test_run_uses_mlflow_tracking_uri_from_the_environment(search_cli, workdir, monkeypatch, client):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{workdir / 'mlflow.db'}")
     assert search_cli("run", "knn", "--no-log-model").returncode == 0
-    assert _only_run(client, "knn").data.params["n_neighbors"] == "5"
+    assert _only_run(client, "knn-runs").data.params["n_neighbors"] == "5"
 
 
 def test_blank_mlflow_tracking_uri_means_the_embedded_store(search_cli, workdir, monkeypatch, client):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "  ")
     assert search_cli("run", "knn", "--no-log-model").returncode == 0
     assert (workdir / "mlflow.db").exists()
-    assert _only_run(client, "knn")
+    assert _only_run(client, "knn-runs")

@@ -35,13 +35,13 @@ def test_ui_serves_the_default_store_on_loopback(search_cli, workdir, tracking_u
         deadline, answer = time.time() + 120, None
         while time.time() < deadline and answer is None:
             try:
-                url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=knn"
+                url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=knn-runs"
                 with urllib.request.urlopen(url, timeout=5) as response:
                     answer = response.read().decode()
             except OSError:
                 assert process.poll() is None, process.stdout.read()
                 time.sleep(0.5)
-        assert answer is not None and '"name": "knn"' in answer.replace('":"', '": "')
+        assert answer is not None and '"name": "knn-runs"' in answer.replace('":"', '": "')
         require_system(Path("/proc/net/tcp").exists(), "the kernel's socket tables (/proc/net/tcp, Linux)")
         assert listening_addresses(port) == {"127.0.0.1"}, "bound to loopback only, not to every interface"
     finally:

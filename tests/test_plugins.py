@@ -54,11 +54,11 @@ def test_plugin_model_is_listed_studied_and_run(plugin_site, workdir):
     assert ran.returncode == 0, ran.stderr
 
     client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("logistic")
+    experiment = client.get_experiment_by_name("logistic-runs")
     runs = client.search_runs([experiment.experiment_id])
     single = [r for r in runs if r.data.tags.get("search.role") == "run"]
     assert single[0].data.params["C"] == "0.5" and single[0].data.params["fit_intercept"] == "False"
-    assert len([r for r in runs if "mlflow.parentRunId" in r.data.tags]) == 3
+    assert len(experiment_runs(client, "logistic")[1]) == 3, "the study's trials, in the study's own experiment"
 
 
 def test_plugin_model_with_conditional_parameters_is_studied_and_logged_with_only_its_active_params(

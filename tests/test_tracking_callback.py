@@ -11,6 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from conftest import all_runs as runs_of
+from conftest import experiment_runs
 from search.tracking import METRICS_ATTRIBUTE_KEY, MLflowCallback, UnloggedTrialsWarning, record_failures
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -292,3 +293,36 @@ def test_two_processes_on_one_study_share_one_parent_run(workdir, tracking_uri, 
     assert len(parents) == 1
     assert sorted(int(c.data.tags["number"]) for c in children) == list(range(20))
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+
+
+def test_track_in_mlflow_works_after_the_process_chose_another_experiment(tracking_uri, client):
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("other")  # as a notebook might have, before the study
+    callback = MLflowCallback(tracking_uri, metric_name="loss")
+
+    @callback.track_in_mlflow()
+    def objective(trial):
+        value = quadratic(trial)
+        mlflow.log_metric("inside", value)
+        return value
+
+    study = optuna.create_study(study_name="after-other")
+    study.optimize(objective, n_trials=3, n_jobs=2, callbacks=[callback])
+    assert all(t.state.name == "COMPLETE" for t in study.trials), [t.user_attrs for t in study.trials]
+    runs = runs_of(client, "after-other")
+    assert len(runs) == 3 and all("inside" in run.data.metrics for run in runs)
+    assert runs_of(client, "other") == [], "every trial's run stays in the study's experiment"
+
+
+def test_one_callback_logs_two_in_memory_studies_each_trial_once(tracking_uri, client):
+    callback = MLflowCallback(tracking_uri, metric_name="loss", study_run=True)
+    first = optuna.create_study(study_name="first", storage=optuna.storages.InMemoryStorage())
+    second = optuna.create_study(study_name="second", storage=optuna.storages.InMemoryStorage())
+    first.optimize(quadratic, n_trials=4, callbacks=[callback])
+    second.optimize(quadratic, n_trials=4, callbacks=[callback])  # trial ids 0..3 again, in another storage
+    assert callback.close() == []
+    for study in (first, second):
+        parents, children = experiment_runs(client, study.study_name)
+        assert len(parents) == 1
+        assert sorted(int(c.data.tags["number"]) for c in children) == [0, 1, 2, 3]
+        assert sorted(c.data.metrics["loss"] for c in children) == pytest.approx(sorted(t.value for t in study.trials))

@@ -8,12 +8,13 @@ trials), ``ui``.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
 # Plain Click help instead of Rich panels: importing Rich would double the start-up of every command.
 os.environ.setdefault("TYPER_USE_RICH", "0")
+
+from typing import Annotated
 
 import typer
 
@@ -30,6 +31,26 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        parts = ", ".join(f"{name} {version(name)}" for name in ("optuna", "mlflow", "scikit-learn"))
+        print(f"search {version('cml-hyperparameter-search')} ({parts})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the versions and exit.")
+    ] = False,
+) -> None:
+    """Hyperparameter search for scikit-learn models with Optuna, every trial tracked in MLflow."""
+
+
 app.command()(models)
 app.command()(study)
 app.command()(best)
@@ -47,15 +68,17 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: every error a user can cause ends in one line on stderr and an exit code."""
     from models import ParamError
     from search.errors import SearchError
+    from search.stores.mlflow import quiet_mlflow
 
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # its INFO lines are noise on a CLI
-    if "mlflow" in sys.modules:  # imported before us (e.g. by a notebook): its logger is already set up
-        logging.getLogger("mlflow").setLevel(logging.WARNING)
+    quiet_mlflow()
     try:
         result = typer.main.get_command(app).main(args=argv, prog_name="search", standalone_mode=False)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.TyperException as error:  # Typer's usage errors (bad option, missing argument)
+        if type(error).__name__ == "NoArgsIsHelpError":  # `search` (or `search run`) alone: the help, readable
+            print(error.format_message())
+            sys.exit(2)
         error_line(error.format_message())
         sys.exit(getattr(error, "exit_code", 2))
     except (typer.Abort, KeyboardInterrupt):

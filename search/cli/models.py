@@ -4,7 +4,10 @@ from __future__ import annotations
 
 
 def models() -> None:
-    """List the registered models, their parameters, defaults and search spaces."""
+    """List the models, their parameters and search spaces.
+
+    Built-in and plugin models alike (see the README's "Adding a model").
+    """
     import pandas as pd
 
     from search.registry import registered_models

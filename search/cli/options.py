@@ -37,5 +37,4 @@ Storage = Annotated[
         help=f"Optuna storage: {defaults.STORAGE}, postgresql://..., redis://..., or a file ending in .journal.",
     ),
 ]
-Experiment = Annotated[str | None, typer.Option("--experiment", help="MLflow experiment.")]
 Format = Annotated[defaults.OutputFormat, typer.Option("--format", case_sensitive=False, help="How to print.")]

@@ -72,7 +72,9 @@ def trials_frame(study: optuna.study.Study) -> pd.DataFrame:
     frame["value"] = frame["value"].where(~pruned)
     frame["duration_s"] = frame.pop("duration").dt.total_seconds()
     decode = decoder(study)
-    params = pd.DataFrame([decode(t.params) for t in study.get_trials(deepcopy=False)], index=frame.index)
+    # object: an integer stays one beside a model's missing value, and None (max_depth=None) stays None
+    params = pd.DataFrame([decode(t.params) for t in study.get_trials(deepcopy=False)], index=frame.index,
+                          dtype=object)
     return pd.concat([frame, params], axis=1)
 
 
@@ -98,7 +100,11 @@ def best(
     storage: opt.Storage = defaults.STORAGE,
     fmt: opt.Format = defaults.OutputFormat.table,
 ) -> None:
-    """Show a study's best trial: value, estimator params and held-out test scores."""
+    """Show a study's best trial and its test scores.
+
+    Its cross-validated value, the estimator's parameters, and the scores of the
+    configuration refitted on the training split (train_*, test_*).
+    """
     import pandas as pd
 
     from search.tracking import METRICS_ATTRIBUTE_KEY
@@ -120,7 +126,11 @@ def trials(
     storage: opt.Storage = defaults.STORAGE,
     fmt: opt.Format = defaults.OutputFormat.table,
 ) -> None:
-    """List a study's trials: number, state, value, duration and estimator params."""
+    """List a study's trials, with their estimator params.
+
+    ``value`` is the cross-validated score of complete trials; a pruned trial's
+    score after its last fold is in ``partial``.
+    """
     study = load_study(study_name, storage)
     frame = trials_frame(study)
     if frame.empty:

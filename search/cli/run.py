@@ -17,6 +17,9 @@ from search import defaults
 from search.cli import options as opt
 
 Seed = Annotated[int | None, typer.Option("--seed", help="Seed of the estimator (default: drawn, and logged).")]
+RunsExperiment = Annotated[
+    str | None, typer.Option("--experiment", help="MLflow experiment (default: <model>-runs, apart from studies).")
+]
 LogModel = Annotated[bool, typer.Option("--log-model/--no-log-model", help="Log the fitted model.")]
 
 
@@ -109,7 +112,7 @@ def _model_command(spec: ModelSpec) -> Any:
         ("cv", opt.Folds, defaults.CV_FOLDS),
         ("seed", Seed, None),
         ("tracking_uri", opt.TrackingUri, None),
-        ("experiment", opt.Experiment, None),
+        ("experiment", RunsExperiment, None),
         ("log_model", LogModel, True),
     ]
     context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
@@ -125,6 +128,7 @@ def _model_command(spec: ModelSpec) -> Any:
 
 run_app = typer.Typer(
     cls=RunGroup,
-    help="Fit one model once with fixed parameters (unspecified ones take the defaults) and log it to MLflow.",
+    help="Fit a model once with fixed parameters; log it to MLflow.\n\n"
+    "Parameters not given take the model's defaults (see 'search run MODEL --help').",
     no_args_is_help=True,
 )

@@ -28,7 +28,9 @@ def study(
     ] = None,
     storage: opt.Storage = defaults.STORAGE,
     tracking_uri: opt.TrackingUri = None,
-    experiment: opt.Experiment = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="MLflow experiment (default: the study's name).")
+    ] = None,
     sampler: Annotated[defaults.Sampler, typer.Option("--sampler", case_sensitive=False)] = defaults.SAMPLER,
     pruner: Annotated[defaults.Pruner, typer.Option("--pruner", case_sensitive=False)] = defaults.PRUNER,
     seed: Annotated[
@@ -47,7 +49,11 @@ def study(
     ] = 1,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress.")] = True,
 ) -> None:
-    """Run (or resume) an Optuna study and log every trial to MLflow."""
+    """Run (or resume) a study, every trial logged to MLflow.
+
+    Running the same command again resumes the study and adds --n-trials more.
+    Ctrl-C stops it within seconds; every finished trial is kept and logged.
+    """
     import optuna
 
     from search.data import DataSpec

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from search.errors import InputError, SearchError
@@ -19,6 +20,12 @@ if TYPE_CHECKING:
     import optuna
 
 JOURNAL_SUFFIX = ".journal"
+#: Optuna's heartbeat on the RDB storages: a running trial writes every HEARTBEAT_SECONDS; one
+#: silent for GRACE_SECONDS is failed (and queued again) by the next trial of any worker.
+HEARTBEAT_SECONDS = 10
+GRACE_SECONDS = 40
+#: How often a trial whose process died is queued again before it stays failed.
+STALE_TRIAL_RETRIES = 2
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
@@ -40,11 +47,13 @@ def check_storage_url(url: str) -> None:
         _check_rdb_url(url)
 
 
-def open_storage(url: str, read_only: bool = False) -> optuna.storages.BaseStorage:
+def open_storage(url: str, read_only: bool = False, heartbeat: bool = False) -> optuna.storages.BaseStorage:
     """The Optuna storage ``url`` names, created (and migrated) if it does not exist yet.
 
     ``read_only`` skips table creation and the schema check, for commands that
     only read a study (``search best``): they answer in about half the time.
+    ``heartbeat`` turns on Optuna's heartbeat where the storage has one (RDB),
+    for commands that run trials.
     """
     import warnings
 
@@ -53,7 +62,7 @@ def open_storage(url: str, read_only: bool = False) -> optuna.storages.BaseStora
     try:
         with warnings.catch_warnings():  # the journal storages are "experimental" but long stable
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return _open(url, read_only)
+            return _open(url, read_only, heartbeat)
     except StorageError:
         raise
     except Exception as error:
@@ -61,7 +70,7 @@ def open_storage(url: str, read_only: bool = False) -> optuna.storages.BaseStora
         raise StorageError(f"cannot open Optuna storage {mask(url)}: {mask(reason)}") from None
 
 
-def _open(url: str, read_only: bool) -> optuna.storages.BaseStorage:
+def _open(url: str, read_only: bool, heartbeat: bool) -> optuna.storages.BaseStorage:
     import optuna
 
     if url.startswith(REDIS_SCHEMES):
@@ -81,8 +90,26 @@ def _open(url: str, read_only: bool) -> optuna.storages.BaseStorage:
         return optuna.storages.RDBStorage(
             url, engine_kwargs=_engine_kwargs(url), skip_compatibility_check=True, skip_table_creation=True
         )
+    beat = {}
+    if heartbeat:
+        beat = {
+            "heartbeat_interval": HEARTBEAT_SECONDS,
+            "grace_period": GRACE_SECONDS,
+            "heartbeat_stale_trial_callback": stale_trial_retry(),
+        }
     with creating(sqlite_path(url)):  # one process creates the tables; the others wait, then load
-        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url), **beat)
+
+
+def stale_trial_retry() -> Callable[[optuna.study.Study, optuna.trial.FrozenTrial], None]:
+    """Optuna's callback queuing a trial whose process died again, with the same parameters."""
+    import warnings
+
+    import optuna
+
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.8, and stable
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=STALE_TRIAL_RETRIES)
 
 
 def _split_prefix(url: str) -> tuple[str, str]:

@@ -7,21 +7,14 @@ print, tag or log goes through `mask` first.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from search import defaults
+from search.tracking import mask
+
+__all__ = ["absolute_sqlite", "is_server", "mask", "resolve_storage", "resolve_tracking_uri", "sqlite_path"]
 
 SQLITE_PREFIX = "sqlite:///"
-
-_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<secret>[^@/\s]*)@")
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|token|secret|access_token)=)[^&\s]*")
-
-
-def mask(url: str) -> str:
-    """``url`` with any password or token replaced by ``***``."""
-    masked = _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
-    return _SECRET_QUERY.sub(r"\1***", masked)
 
 
 def is_server(uri: str) -> bool:

@@ -1,24 +1,35 @@
 """Running (or resuming) a study: inputs checked, stores and parent run made once, then workers, then repair.
 
-The one implementation behind ``search study`` and the CML study job.
+The one implementation behind ``search study`` and the CML study job. Its
+phases, in order:
+
+1. `plan_study`: the data is loaded and everything that needs no store is
+   checked (data, metric, folds, seed). Nothing is written anywhere yet.
+2. `inspect_stores`: the stores are checked without writing (distinct,
+   writable, reachable) and an existing study is read to check a resume.
+3. The stores, the study and its MLflow parent run are created (or found).
+   Trials left RUNNING by a dead process are failed and queued again.
+4. This process and ``workers - 1`` others run trials until the command's
+   quota is done, the time is up, or a signal stops it.
+5. Every run is ended, and every finished trial given exactly one run.
 """
 
 from __future__ import annotations
 
 import datetime
-import os
-import socket
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from search.errors import SearchError
 from search.seeds import offset, seed_or_drawn
 from search.study.config import SETTINGS_THAT_MUST_MATCH, StudyConfig, StudyError
 from search.study.interrupts import Interrupts
 from search.study.objective import TRIAL_ATTRIBUTE_KEY, make_objective, worker_id
 from search.study.progress import ProgressWatcher, Reporter
+from search.study.recovery import fail_orphans, repairable, worker_of
 from search.study.samplers import make_pruner, make_sampler
-from search.study.workers import Quota, WorkerPool, process_context, run_trials
+from search.study.workers import Quota, WorkerPool, run_trials
+from search.tracking import process_context
 
 if TYPE_CHECKING:
     import optuna
@@ -28,8 +39,14 @@ if TYPE_CHECKING:
 
 #: Study user attribute holding the settings a resume must match.
 SETTINGS_ATTRIBUTE_KEY = "settings"
+#: Study user attributes starting with this record each command's sampler, pruner and seed.
+STRETCH_ATTRIBUTE_PREFIX = "stretch "
 #: How long the end of a command waits for MLflow to take what is queued.
 FLUSH_SECONDS = 30.0
+
+
+class StudyFailed(SearchError):
+    """Every trial this command ran failed; the message gives the last reason."""
 
 
 @dataclass
@@ -41,7 +58,18 @@ class StudyPlan:
     seed: int
     tracking_uri: str
     experiment: str
+    started: str = field(default_factory=lambda: datetime.datetime.now().isoformat(timespec="seconds"))
     trials_before: int = 0
+    #: The study exists with other settings but no trial: it is made again with these.
+    recreate: bool = False
+    #: Earlier commands' samplers, pruners and seeds (study user attrs ``stretch …``), oldest first.
+    stretches: list[dict[str, Any]] = field(default_factory=list)
+
+    def stretch(self) -> dict[str, Any]:
+        """This command's stretch of trials: how they are drawn and stopped."""
+        config = self.config
+        return {"first_trial": self.trials_before, "sampler": config.sampler.value, "pruner": config.pruner.value,
+                "seed": self.seed, "workers": config.workers, "started": self.started}
 
 
 @dataclass
@@ -55,24 +83,79 @@ class StudyOutcome:
     study_run_id: str
     unlogged: list[int] = field(default_factory=list)
     repaired: SyncReport | None = None
+    recovered: list[int] = field(default_factory=list)
     interrupted: bool = False
     worker_errors: list[str] = field(default_factory=list)
+    failure: str | None = None
 
 
 def plan_study(config: StudyConfig) -> StudyPlan:
-    """Check what needs no store (the data above all), so a bad input creates nothing."""
+    """Load the data and check what needs no store, so a bad input creates nothing."""
     from search.stores.urls import resolve_tracking_uri
 
     data = config.data.load()
-    seed = seed_or_drawn(config.seed)
-    return StudyPlan(config, data, seed, resolve_tracking_uri(config.tracking_uri), config.experiment or config.name)
+    config.scoring.check(data)
+    return StudyPlan(config, data, seed_or_drawn(config.seed), resolve_tracking_uri(config.tracking_uri),
+                     config.experiment or config.name)
+
+
+def inspect_stores(plan: StudyPlan) -> None:
+    """Check the stores without writing to them, and a resumed study's settings against this command's."""
+    import optuna
+
+    from search.stores.checks import check_stores
+    from search.stores.optuna import StorageError, is_journal_file, open_storage
+    from search.stores.urls import mask, sqlite_path
+    from search.tracking import one_line
+
+    config = plan.config
+    check_stores(config.storage, plan.tracking_uri)
+    path = sqlite_path(config.storage)
+    if (path is not None and not path.exists()) or (is_journal_file(config.storage) and not _exists(config.storage)):
+        return  # a new storage: no study to resume
+    try:
+        study = optuna.load_study(study_name=config.name, storage=open_storage(config.storage, read_only=True),
+                                  sampler=optuna.samplers.RandomSampler())
+    except KeyError:
+        return
+    except Exception as error:
+        if "no such table" in str(error) or "does not exist" in str(error):
+            return  # a database without Optuna's tables yet
+        raise StorageError(f"cannot read Optuna storage {mask(config.storage)}: {one_line(error)}") from None
+    trials = study.get_trials(deepcopy=False)
+    stored = study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}
+    mismatch = _mismatch(stored, config.settings())
+    if mismatch and trials:
+        key, was, now = mismatch
+        raise StudyError(
+            f"study {config.name!r} was run with {key}={was}, not {now}; pass another --study-name to start a new study"
+        )
+    plan.recreate = bool(mismatch)
+    plan.trials_before = len(trials)
+    attrs = study.user_attrs
+    plan.stretches = [attrs[key] for key in sorted(attrs) if key.startswith(STRETCH_ATTRIBUTE_PREFIX)]
+
+
+def _exists(path: str) -> bool:
+    from pathlib import Path
+
+    return Path(path).exists()
+
+
+def _mismatch(stored: dict[str, Any], settings: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    for key in SETTINGS_THAT_MUST_MATCH:
+        if key in stored and str(stored[key]) != str(settings[key]):
+            return key, stored[key], settings[key]
+    return None
 
 
 def open_study(plan: StudyPlan, storage: Any, slot: int = 0) -> optuna.study.Study:
-    """Create the study, or load it to resume after checking it was run with the same settings."""
+    """Create the study (again, if ``plan.recreate``), or load it to resume."""
     import optuna
 
     config = plan.config
+    if plan.recreate and slot == 0:
+        optuna.delete_study(study_name=config.name, storage=storage)
     study = optuna.create_study(
         study_name=config.name,
         storage=storage,
@@ -81,17 +164,13 @@ def open_study(plan: StudyPlan, storage: Any, slot: int = 0) -> optuna.study.Stu
         direction="maximize",
         load_if_exists=True,
     )
-    settings = config.settings()
-    stored = study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY)
-    if stored is None:
-        study.set_user_attr(SETTINGS_ATTRIBUTE_KEY, settings)
-    else:
-        for key in SETTINGS_THAT_MUST_MATCH:
-            if str(stored.get(key)) != str(settings[key]):
-                raise StudyError(
-                    f"study {config.name!r} was run with {key}={stored.get(key)}, not {settings[key]}; "
-                    "pass another --study-name to start a new study"
-                )
+    if slot == 0:
+        mismatch = _mismatch(study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}, config.settings())
+        if mismatch:  # another command made it a moment ago, with other settings
+            raise StudyError(f"study {config.name!r} was just created with {mismatch[0]}={mismatch[1]} by another "
+                             "command; pass another --study-name")
+        study.set_user_attr(SETTINGS_ATTRIBUTE_KEY, config.settings())
+        study.set_user_attr(f"{STRETCH_ATTRIBUTE_PREFIX}{plan.started} {worker_id()}", plan.stretch())
     return study
 
 
@@ -100,10 +179,24 @@ def make_callback(plan: StudyPlan, experiment_id: str, background: bool) -> MLfl
     from search.tracking import MLflowCallback
 
     config = plan.config
+    return MLflowCallback(
+        tracking_uri=plan.tracking_uri,
+        metric_name=config.scoring.cv_name,
+        create_experiment=False,
+        mlflow_kwargs={"experiment_id": experiment_id},
+        tag_trial_user_attrs=False,
+        study_run=True,
+        study_run_params={**config.settings(), "seed": plan.seed},
+        run_params=run_params_of(config),
+        background=background,
+    )
+
+
+def run_params_of(config: StudyConfig):
+    """A trial's params as its run shows them: the estimator's own (not the space's encoding), model, seed."""
     space = config.space
 
     def run_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-        """The estimator's own parameters (not the space's encoding), the model and the seed."""
         try:
             spec, params = space.decode(trial.params)
         except KeyError:  # a trial that stopped before drawing its model
@@ -115,17 +208,7 @@ def make_callback(plan: StudyPlan, experiment_id: str, background: bool) -> MLfl
             shown["seed"] = seed
         return shown
 
-    return MLflowCallback(
-        tracking_uri=plan.tracking_uri,
-        metric_name=config.scoring.cv_name,
-        create_experiment=False,
-        mlflow_kwargs={"experiment_id": experiment_id},
-        tag_trial_user_attrs=False,
-        study_run=True,
-        study_run_params={**config.settings(), "seed": plan.seed},
-        run_params=run_params,
-        background=background,
-    )
+    return run_params
 
 
 def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOutcome:
@@ -133,6 +216,7 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
 
     With ``workers > 1`` this process is one worker and starts the others; the
     stores, the study and its MLflow parent run are made once, before they start.
+    Raises `StudyFailed` (after the summary) when every trial it ran failed.
     """
     from search.stores.mlflow import experiment_id as find_experiment
     from search.stores.mlflow import prepare_tracking_store
@@ -140,13 +224,16 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
 
     reporter = reporter or Reporter()
     plan = plan_study(config)
+    inspect_stores(plan)
+    reporter.start(plan)
+
     prepare_tracking_store(plan.tracking_uri)
-    study = open_study(plan, open_storage(config.storage))
-    plan.trials_before = len(study.get_trials(deepcopy=False))
+    study = open_study(plan, open_storage(config.storage, heartbeat=True))
+    recovered = fail_orphans(study)
     experiment_id = find_experiment(plan.tracking_uri, plan.experiment)
     callback = make_callback(plan, experiment_id, background=config.workers == 1)
     study_run_id = callback.study_run_id(study)
-    reporter.start(plan)
+    callback.tag_study_run(study, {f"stretch {plan.started}": _describe(plan.stretch())})
 
     context = process_context()
     quota = Quota(config.n_trials, config.timeout, config.workers, context)
@@ -171,7 +258,9 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
             failure = error
         finally:
             worker_errors = pool.join() if pool is not None else []
-    outcome = StudyOutcome(plan, study, quota.finished, experiment_id, study_run_id,
+            if worker_errors:  # their trials are failed and queued again; the others carried on
+                recovered += fail_orphans(study, dead=pool.worker_ids())
+    outcome = StudyOutcome(plan, study, quota.finished, experiment_id, study_run_id, recovered=recovered,
                            interrupted=interrupts.signalled, worker_errors=[str(e) for e in worker_errors])
     own = {worker_id(), *(pool.worker_ids() if pool is not None else ())}
     try:
@@ -182,44 +271,28 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
         status = "KILLED" if outcome.interrupted else "FAILED" if failure or worker_errors else "FINISHED"
         callback.end_study_run(study, status)
         callback.close(timeout=FLUSH_SECONDS)
+    outcome.failure = _all_failed(study, own, plan.trials_before)
     reporter.finish(outcome)
     if failure is not None:
         raise failure
+    if outcome.failure is not None and not outcome.interrupted:
+        raise StudyFailed(outcome.failure)
     return outcome
 
 
-def repairable(own_workers: set[str], settle_seconds: float = 60.0) -> Callable[[optuna.trial.FrozenTrial], bool]:
-    """Whether a finished trial without a run may be logged now, by whoever repairs the study.
-
-    Yes for trials of this command's workers and of processes known dead; a trial
-    of a live process elsewhere is left to it for ``settle_seconds`` after it
-    finished (its writer may still be on the way), then logged too.
-    """
-    host = socket.gethostname()
-    now = datetime.datetime.now()
-
-    def check(trial: optuna.trial.FrozenTrial) -> bool:
-        worker = (trial.user_attrs.get(TRIAL_ATTRIBUTE_KEY) or {}).get("worker")
-        if worker is None or worker in own_workers:
-            return True
-        name, _, pid = worker.rpartition(":")
-        if name == host and pid.isdigit() and not process_alive(int(pid)):
-            return True
-        finished = trial.datetime_complete
-        return finished is None or (now - finished).total_seconds() > settle_seconds
-
-    return check
+def _describe(stretch: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in stretch.items())
 
 
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` (on this host) still runs."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
+def _all_failed(study: optuna.study.Study, own: set[str], trials_before: int) -> str | None:
+    """Why every trial this command ran failed (None if one did not)."""
+    from search.tracking import FAIL_REASON_ATTRIBUTE_KEY
+
+    mine = [t for t in study.get_trials(deepcopy=False)[trials_before:] if worker_of(t) in own]
+    if not mine or any(t.state.name != "FAIL" for t in mine):
+        return None
+    reason = str(mine[-1].user_attrs.get(FAIL_REASON_ATTRIBUTE_KEY, "no reason recorded")).strip().splitlines()
+    return f"all {len(mine)} trials of this command failed; the last: {reason[-1] if reason else 'no reason'}"
 
 
 def _work(
@@ -251,7 +324,7 @@ def _work_in_process(slot: int, plan: StudyPlan, experiment_id: str, quota: Quot
     from search.stores.optuna import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = open_study(plan, open_storage(plan.config.storage), slot)
+    study = open_study(plan, open_storage(plan.config.storage, heartbeat=True), slot)
     callback = make_callback(plan, experiment_id, background=False)
     with Interrupts(stop=quota.stop, worker=True) as interrupts:
         try:
@@ -260,4 +333,4 @@ def _work_in_process(slot: int, plan: StudyPlan, experiment_id: str, quota: Quot
             callback.close(timeout=FLUSH_SECONDS)
 
 
-__all__ = ["StudyOutcome", "StudyPlan", "make_callback", "open_study", "plan_study", "run_study", "worker_id"]
+__all__ = ["StudyFailed", "StudyOutcome", "StudyPlan", "open_study", "plan_study", "run_study"]

@@ -11,7 +11,6 @@ add exactly their own N.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import signal
 import socket
@@ -22,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from search.errors import SearchError
-from search.stores.fork import guard_pooled_connections
 
 
 class WorkerError(SearchError):
@@ -118,17 +116,6 @@ def run_trials(quota: Quota, slot: int, n_jobs: int, run_one: Callable[[], None]
             thread.join()
     if errors:
         raise errors[0]
-
-
-def process_context() -> Any:
-    """How worker processes start: forked (sharing the imported libraries) while this process is single-threaded.
-
-    Forking a process that runs threads can copy a held lock; then spawn (a fresh interpreter) is used.
-    """
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-        guard_pooled_connections()
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
 
 
 @dataclass

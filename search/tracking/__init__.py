@@ -20,7 +20,16 @@ Example::
 """
 
 from search.tracking._callback import UNLOGGED_ATTRIBUTE_KEY, MLflowCallback, UnloggedTrialsWarning
-from search.tracking._client import ROLE_TAG, STUDY_TAG, WriteError, get_or_create_experiment, one_line, quote
+from search.tracking._client import (
+    ROLE_TAG,
+    STUDY_TAG,
+    WriteError,
+    get_or_create_experiment,
+    mask,
+    one_line,
+    quote,
+)
+from search.tracking._processes import process_context
 from search.tracking._records import (
     FAIL_REASON_ATTRIBUTE_KEY,
     METRICS_ATTRIBUTE_KEY,
@@ -43,7 +52,9 @@ __all__ = [
     "UnloggedTrialsWarning",
     "WriteError",
     "get_or_create_experiment",
+    "mask",
     "one_line",
+    "process_context",
     "quote",
     "record_failures",
 ]

@@ -4,8 +4,7 @@ MLflow's store code holds the interpreter lock, so a writer *thread* would
 still slow the optimisation; a process can use another core. The optimising
 process only pickles plain records onto the queue.
 
-The writer is started with ``spawn`` (a clean interpreter: no inherited
-threads, locks or database connections). It ignores Ctrl-C and SIGTERM, which
+The writer is forked when that is safe (see `process_context`). It ignores Ctrl-C and SIGTERM, which
 a terminal or CML sends to the whole process group: its owner decides when it
 stops (`BackgroundWriter.close`), so nothing queued is lost to a signal, and
 it exits by itself if its owner dies.
@@ -13,7 +12,6 @@ it exits by itself if its owner dies.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import queue
 import signal
@@ -21,6 +19,7 @@ import time
 from typing import Any
 
 from search.tracking._client import WriteError, as_write_error
+from search.tracking._processes import process_context
 from search.tracking._records import RunRecord
 from search.tracking._writer import RunUpdate, RunWriter
 
@@ -64,7 +63,7 @@ class BackgroundWriter:
     """
 
     def __init__(self, tracking_uri: str) -> None:
-        context = multiprocessing.get_context("spawn")
+        context = process_context()
         self._inbox = context.Queue()
         self._outbox = context.Queue()
         self._process = context.Process(

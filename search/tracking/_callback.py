@@ -213,6 +213,13 @@ class MLflowCallback:
             raise ValueError("this callback has no study run (pass study_run=True)")
         return state.study_run.run_id
 
+    def tag_study_run(self, study: optuna.study.Study, tags: Mapping[str, str]) -> None:
+        """Set tags on the study's parent run (e.g. what a stretch of trials was run with)."""
+        from mlflow.entities import RunTag
+
+        run_id = self.study_run_id(study)
+        self._client().log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
     def end_study_run(self, study: optuna.study.Study, status: str = "FINISHED") -> None:
         """Mark the study's parent run ended (a resumed study marks it running again)."""
         state = self._studies.get(study.study_name)
@@ -235,7 +242,7 @@ class MLflowCallback:
         """
         with self._lock:
             self.flush()
-            state = self._state(study)
+            state = self._state(study, resume=False)
             if state.study_run is None:
                 raise ValueError("sync needs the study layout (study_run=True)")
             self._client()
@@ -278,8 +285,14 @@ class MLflowCallback:
                     experiment_id, tags=tags, run_name=self._mlflow_kwargs.get("run_name", str(trial.number))
                 )
                 trial.set_user_attr(RUN_ID_ATTRIBUTE_KEY, run.info.run_id)
-                if self._tracking_uri is not None:
-                    mlflow.set_tracking_uri(self._tracking_uri)
+                with self._lock:
+                    if self._tracking_uri is not None:
+                        mlflow.set_tracking_uri(self._tracking_uri)
+                    # MLflow refuses to resume a run of another experiment than the process's active one
+                    # (one setting for every thread): make the study's experiment the active one, as
+                    # optuna-integration's callback did.
+                    if _active_experiment_id() != experiment_id:
+                        mlflow.set_experiment(experiment_id=experiment_id)
                 with mlflow.start_run(run_id=run.info.run_id, nested=mlflow.active_run() is not None):
                     return func(trial, *args, **kwargs)
 
@@ -307,8 +320,11 @@ class MLflowCallback:
             self._context_tags = run_context_tags()
         return self._context_tags
 
-    def _state(self, study: optuna.study.Study) -> _StudyState:
-        """The experiment and parent run of ``study``, made on first use (may raise while the store is down)."""
+    def _state(self, study: optuna.study.Study, resume: bool = True) -> _StudyState:
+        """The experiment and parent run of ``study``, made on first use (may raise while the store is down).
+
+        ``resume``: a parent run found again is marked RUNNING (the study goes on).
+        """
         with self._lock:
             state = self._studies.get(study.study_name)
             if state is not None and state.study is study:
@@ -325,6 +341,7 @@ class MLflowCallback:
                     params=self._study_run_params,
                     params_of=self._run_params,
                     tags={**self._run_context_tags(), **self._study_run_tags},
+                    resume=resume,
                 )
             self._studies[study.study_name] = state
             return state

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<secret>[^@/\s]*)@")
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|token|secret|access_token)=)[^&\s]*")
+
+
+def mask(text: str) -> str:
+    """``text`` with any URL's password, or secret query value, replaced by ``***``.
+
+    MLflow's errors quote the tracking URI they failed on, credentials included:
+    everything this library warns about goes through here.
+    """
+    masked = _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return _SECRET_QUERY.sub(r"\1***", masked)
 
 #: Tag marking the runs this library creates for a study ("study"), and the tag naming the study.
 ROLE_TAG, STUDY_TAG = "search.role", "optuna.study_name"
@@ -44,9 +58,9 @@ def as_write_error(error: BaseException) -> WriteError:
 
 
 def one_line(error: BaseException) -> str:
-    """``Type: first line of the message``, at most 300 characters."""
+    """``Type: first line of the message`` (secrets masked), at most 300 characters."""
     text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"[:300].rstrip(": ")
+    return mask(f"{type(error).__name__}: {text[0] if text else ''}")[:300].rstrip(": ")
 
 
 def numbers_text(numbers: list[int], limit: int = 20) -> str:

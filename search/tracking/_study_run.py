@@ -48,13 +48,14 @@ class StudyRun:
         params: Mapping[str, Any],
         tags: Mapping[str, str],
         params_of: Callable[[optuna.trial.FrozenTrial], Mapping[str, Any]] | None = None,
+        resume: bool = True,
     ) -> StudyRun:
         run_id = study.user_attrs.get(STUDY_RUN_ATTRIBUTE_KEY)
         if run_id is None or not _run_exists(client, run_id, experiment_id):
             run_id = _create(client, study, experiment_id, params, tags)
             study.set_user_attr(STUDY_RUN_ATTRIBUTE_KEY, run_id)
-        else:
-            client.update_run(run_id, status="RUNNING")  # resumed
+        elif resume:
+            client.update_run(run_id, status="RUNNING")
         return cls(run_id, metric_name, params_of)
 
     def best_update(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial | None) -> RunUpdate | None:

@@ -1,0 +1,78 @@
+"""Checking the stores before anything is written to them: distinct, writable, of the right kind, reachable.
+
+A command that fails must leave both stores as they were, so everything that
+can be known without writing is checked first, with one clear line each.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from search.errors import InputError
+from search.stores.mlflow import check_server
+from search.stores.optuna import is_journal_file
+from search.stores.urls import is_server, sqlite_path
+
+#: A table each kind of store has, and what it is called, to tell one store's file from the other's.
+_OPTUNA_TABLE, _MLFLOW_TABLE = "studies", "experiments"
+
+
+def check_stores(storage: str, tracking_uri: str) -> None:
+    """Refuse stores a command could not use, or would damage, before it creates or writes anything."""
+    storage_file = sqlite_path(storage) or (Path(storage) if is_journal_file(storage) else None)
+    tracking_file = sqlite_path(tracking_uri)
+    if storage_file is not None and tracking_file is not None and _same(storage_file, tracking_file):
+        raise InputError(
+            f"the Optuna storage and the MLflow tracking store are the same file ({storage_file}): "
+            "give each its own, e.g. --storage sqlite:///optuna.db --tracking-uri sqlite:///mlflow.db"
+        )
+    if sqlite_path(storage) is not None:
+        _check_sqlite(sqlite_path(storage), "Optuna storage", _OPTUNA_TABLE, _MLFLOW_TABLE)
+    elif storage_file is not None:
+        _check_writable_file(storage_file, "Optuna storage")
+    if tracking_file is not None:
+        _check_sqlite(tracking_file, "MLflow tracking store", _MLFLOW_TABLE, _OPTUNA_TABLE)
+    elif is_server(tracking_uri):
+        check_server(tracking_uri)
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _check_sqlite(path: Path, kind: str, own_table: str, other_table: str) -> None:
+    if not path.exists():
+        _check_creatable(path, kind)
+        return
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=60)
+        try:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            connection.execute("BEGIN IMMEDIATE")  # a write lock, released unused: is the file writable?
+            connection.rollback()
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        raise InputError(f"cannot use {path} as the {kind}: {error}") from None
+    if tables and own_table not in tables:
+        names = {_OPTUNA_TABLE: "an Optuna storage", _MLFLOW_TABLE: "an MLflow tracking store"}
+        what = names[other_table] if other_table in tables else "another program's database"
+        raise InputError(f"{path} is {what}, not the {kind}: point the option at another file")
+
+
+def _check_writable_file(path: Path, kind: str) -> None:
+    if not path.exists():
+        _check_creatable(path, kind)
+    elif not os.access(path, os.W_OK):
+        raise InputError(f"cannot write to the {kind} {path}: permission denied")
+
+
+def _check_creatable(path: Path, kind: str) -> None:
+    """The file can be made: its nearest existing folder is writable."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise InputError(f"cannot create the {kind} {path}: {folder} is not a writable folder")
