@@ -128,6 +128,7 @@ def _load_arrays(source: str, target: str | None) -> tuple[np.ndarray, np.ndarra
 
 
 def _load_csv(path: Path, target: str) -> tuple[np.ndarray, np.ndarray, str]:
+    import numpy as np
     import pandas as pd
 
     if not path.is_file():
@@ -154,4 +155,6 @@ def _load_csv(path: Path, target: str) -> tuple[np.ndarray, np.ndarray, str]:
         )
     if features.isna().any().any() or frame[target].isna().any():
         raise DataError(f"data file {str(path)!r} has missing values")
+    if not np.isfinite(features.to_numpy(dtype=float)).all():
+        raise DataError(f"data file {str(path)!r} has infinite values")
     return features.to_numpy(dtype=float), frame[target].to_numpy(), f"{path.resolve()} (target={target})"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from search.study.progress import Reporter
-from search.tracking import FAIL_REASON_ATTRIBUTE_KEY, METRICS_ATTRIBUTE_KEY, PARTIAL_SUFFIX
+from search.tracking import FAIL_REASON_ATTRIBUTE_KEY, METRICS_ATTRIBUTE_KEY, PARTIAL_SUFFIX, numbers_text
 
 if TYPE_CHECKING:
     import optuna
@@ -51,10 +51,15 @@ class ConsoleReporter(Reporter):
 
         self._plan = plan
         config = plan.config
+        drawn = f"sampler {config.sampler.value}, pruner {config.pruner.value}"
+        earlier = dict.fromkeys(f"sampler {s.get('sampler')}, pruner {s.get('pruner')}" for s in plan.stretches)
+        changed = [text for text in earlier if text != drawn]
+        if changed:
+            drawn += f" (the study's earlier trials used {' and '.join(changed)})"
         self._print(
             f"Study {config.name!r}: {', '.join(spec.name for spec in config.specs)} on {config.data.source}, "
-            f"maximising {config.scoring.cv_name} ({config.scoring.cv}-fold); sampler {config.sampler.value}, "
-            f"pruner {config.pruner.value}, seed {plan.seed}; storage {mask(config.storage)}"
+            f"maximising {config.scoring.cv_name} ({config.scoring.cv}-fold); {drawn}, seed {plan.seed}; "
+            f"storage {mask(config.storage)}"
         )
         if self._bar_wanted and config.n_trials is not None:
             from tqdm import tqdm
@@ -122,12 +127,31 @@ def summary(outcome: StudyOutcome) -> list[str]:
         lines.append(f"Best: trial {best.number}, {config.scoring.cv_name} = {best.value:.4f}, "
                      f"test_{config.scoring.metric} = {test:.4f}")
         lines.append(f"  model {spec.name}: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+    if outcome.recovered:
+        lines.append(f"Recovered trials {numbers_text(outcome.recovered)}: their process had died; each was "
+                     "failed and queued again.")
+    if outcome.worker_errors:
+        lines += [f"  {error}" for error in outcome.worker_errors]
+    if outcome.repaired:
+        lines.append(f"Repaired MLflow: {outcome.repaired.describe()}.")
     if outcome.unlogged:
-        lines.append(f"Warning: trials {outcome.unlogged} are not logged to MLflow yet.")
+        lines.append(f"Warning: MLflow did not take trials {numbers_text(outcome.unlogged)} (the tracking store "
+                     "is unreachable). They are safe in the Optuna storage; once the store is back, log them with:")
+        lines.append(f"  {sync_command(plan)}")
     lines.append(f"MLflow: {mask(plan.tracking_uri)}, experiment {plan.experiment!r} (id {outcome.experiment_id}), "
                  f"study run {outcome.study_run_id}")
     lines += ui_hint(plan.tracking_uri, outcome.experiment_id)
     return lines
+
+
+def sync_command(plan: StudyPlan) -> str:
+    """The ``search sync`` command that logs what this study command could not (secrets masked)."""
+    from search.stores.urls import mask
+
+    config = plan.config
+    parts = [search_command(), "sync", shlex.quote(config.name), "--storage", shlex.quote(mask(config.storage)),
+             "--tracking-uri", shlex.quote(mask(plan.tracking_uri))]
+    return " ".join(parts)
 
 
 def ui_hint(tracking_uri: str, experiment_id: str) -> list[str]:

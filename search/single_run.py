@@ -45,15 +45,13 @@ def run_once(
     from search.stores.mlflow import experiment_id as find_experiment
     from search.stores.mlflow import prepare_tracking_store
     from search.stores.urls import resolve_tracking_uri
-    from search.tracking import ROLE_TAG
-    from search.tracking._client import run_context_tags
-    from search.tracking._records import RunRecord
-    from search.tracking._writer import RunWriter
+    from search.tracking import ROLE_TAG, RunRecord, RunWriter, run_context_tags
 
     params = spec.resolve(params)
     check_seed(seed)
     data, scoring = data or DataSpec(), scoring or Scoring()
     dataset = data.load()
+    scoring.check(dataset)
     seed = seed_or_drawn(seed)
     uri = resolve_tracking_uri(tracking_uri)
     prepare_tracking_store(uri)

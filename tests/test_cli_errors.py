@@ -33,7 +33,7 @@ def _one_line_error(result, code, fragment):
         (["best", "nothing-here"], "optuna.db: run a study first"),
         (["trials", "x", "--format", "xml"], "Invalid value for '--format': Value error, 'xml' is not one of 'table'"),
         (["run", "knn", "--cv", "1"], "--cv must be at least 2 folds"),
-        (["run", "knn", "--data", "iris", "--cv", "40"], "cannot evaluate knn on iris: n_splits=40"),
+        (["run", "knn", "--data", "iris", "--cv", "40"], "--cv 40 needs at least 40 samples of every class"),
         (["run", "knn", "--n-neighbors", "900"], "cannot evaluate knn on synthetic"),
         (["ui", "--port", "70000"], "Invalid value for '--port'"),
     ],
@@ -77,3 +77,85 @@ def test_help_does_not_import_heavy_libraries(workdir):
         program = code.replace("['--help']", repr([*args, "--help"]) if args else "['--help']")
         out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=workdir).stdout
         assert "HEAVY []" in out, out
+
+
+def _files(folder):
+    """Every file under ``folder`` with its size and modification time: what 'nothing was written' compares."""
+    return {p.relative_to(folder): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+def _csv(path, rows):
+    path.write_text("\n".join(rows) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--metric", "roc_auc", "--data", "digits"], "metric 'roc_auc' cannot score digits"),
+        (["--cv", "1000"], "--cv 1000 needs at least 1000 samples of every class"),
+        (["--data", "iris", "--target", "species"], "--target names a CSV file's label column"),
+        (["--seed", "-1"], "--seed must be between 0 and 4294967295, got -1"),
+        (["--study-name", "s" * 5000], "--study-name is 5000 characters long; MLflow keeps at most 250"),
+        (["--data", "{one_class}", "--target", "y"], "has only one class"),
+        (["--data", "{infinite}", "--target", "y"], "has infinite values"),
+        (["--data", "{labels}"], "for a CSV file, name its label column with --target"),
+        (["--storage", "sqlite:///same.db", "--tracking-uri", "sqlite:///same.db"], "are the same file"),
+        (["--storage", "sqlite:///{garbage}"], "cannot use {garbage} as the Optuna storage: file is not a database"),
+        (["--storage", "sqlite:///{mlflow_db}"], "is an MLflow tracking store, not the Optuna storage"),
+    ],
+)
+def test_a_study_input_error_is_one_line_and_creates_nothing(search_cli, workdir, migrated_mlflow_db, args, fragment):
+    import shutil
+
+    files = {
+        "one_class": _csv(workdir / "one.csv", ["a,y"] + [f"{i},1" for i in range(20)]),
+        "infinite": _csv(workdir / "inf.csv", ["a,y", "inf,0", "1,1", "2,0", "3,1"]),
+        "labels": _csv(workdir / "labels.csv", ["a,label", "1,0", "2,1"]),
+        "garbage": str(workdir / "garbage.db"),
+        "mlflow_db": str(workdir / "other-mlflow.db"),
+    }
+    (workdir / "garbage.db").write_bytes(b"not a database at all" * 10)
+    shutil.copyfile(migrated_mlflow_db, workdir / "other-mlflow.db")
+    before = _files(workdir)
+    result = search_cli("study", "knn", "--n-trials", "1", *(a.format(**files) for a in args))
+    _one_line_error(result, 2, fragment.format(**files))
+    assert result.stdout == "", "no start line for a study that cannot run"
+    assert _files(workdir) == before, "nothing created or written in either store"
+
+
+def test_an_unknown_model_gets_the_closest_name(search_cli):
+    _one_line_error(search_cli("study", "knm"), 2, "unknown model 'knm'; did you mean 'knn'? known models:")
+    _one_line_error(search_cli("run", "randomforest2"), 2, "did you mean 'random-forest'?")
+
+
+def test_a_failed_first_attempt_does_not_lock_the_study_name(search_cli, workdir):
+    data = _csv(workdir / "my.csv", ["a,b,label"] + [f"{i},{i % 7},{i % 2}" for i in range(60)])
+    forgot = search_cli("study", "knn", "--data", data, "--n-trials", "1")
+    assert forgot.returncode == 2 and not (workdir / "optuna.db").exists() and not (workdir / "mlflow.db").exists()
+    fixed = search_cli("study", "knn", "--data", data, "--target", "label", "--n-trials", "2")
+    assert fixed.returncode == 0, fixed
+    assert "Study 'knn-my'" in fixed.stdout and "Ran 2 trials." in fixed.stdout
+
+
+def test_a_study_without_trials_is_made_again_with_new_settings(search_cli, storage):
+    import optuna
+
+    study = optuna.create_study(study_name="knn", storage=storage, direction="maximize")
+    study.set_user_attr("settings", {"models": "knn", "data": "iris", "metric": "f1_macro", "cv": 3})
+    result = search_cli("study", "knn", "--n-trials", "2")
+    assert result.returncode == 0, result
+    study = optuna.load_study(study_name="knn", storage=storage)
+    assert study.user_attrs["settings"]["data"] == "synthetic" and len(study.trials) == 2
+
+
+def test_resuming_a_study_that_has_trials_with_other_data_is_refused_before_anything(search_cli, workdir):
+    assert search_cli("study", "knn", "--n-trials", "1").returncode == 0
+    before = _files(workdir)
+    result = search_cli("study", "knn", "--n-trials", "1", "--study-name", "knn", "--data", "iris")
+    _one_line_error(result, 2, "study 'knn' was run with data=synthetic, not iris")
+    assert _files(workdir) == before
+
+
+def test_run_refuses_a_negative_seed(search_cli):
+    _one_line_error(search_cli("run", "knn", "--seed", "-1"), 2, "--seed must be between 0 and 4294967295")

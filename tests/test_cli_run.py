@@ -52,3 +52,31 @@ def test_blank_mlflow_tracking_uri_means_the_embedded_store(search_cli, workdir,
     assert search_cli("run", "knn", "--no-log-model").returncode == 0
     assert (workdir / "mlflow.db").exists()
     assert _only_run(client, "knn-runs")
+
+
+def test_knn_matches_the_original_prototype_script_exactly(search_cli, client):
+    # The prototype's knn script, --n-neighbors 3: train 0.94267, test 0.936.
+    assert search_cli("run", "knn", "--n-neighbors", "3", "--no-log-model").returncode == 0
+    metrics = _only_run(client, "knn-runs").data.metrics
+    assert round(metrics["train_accuracy"], 5) == 0.94267
+    assert round(metrics["test_accuracy"], 3) == 0.936
+
+
+def test_a_random_forest_run_is_reproducible_from_its_logged_seed(search_cli, client):
+    args = ("run", "random-forest", "--max-depth", "5", "--n-estimators", "50", "--no-log-model")
+    assert search_cli(*args).returncode == 0
+    first = _only_run(client, "random-forest-runs")
+    seed = first.data.params["seed"]
+    assert seed.isdigit(), "a seed is drawn and logged when none is given"
+    assert search_cli(*args, "--seed", seed, "--experiment", "again").returncode == 0
+    again = _only_run(client, "again")
+    for name in ("train_accuracy", "test_accuracy", "cv_accuracy"):
+        assert again.data.metrics[name] == first.data.metrics[name]
+
+
+def test_single_runs_have_their_own_experiment_apart_from_the_study(search_cli, client):
+    assert search_cli("study", "knn", "--n-trials", "2").returncode == 0
+    assert search_cli("run", "knn", "--no-log-model").returncode == 0
+    study_runs = client.search_runs([client.get_experiment_by_name("knn").experiment_id])
+    assert {r.data.tags.get("search.role") for r in study_runs if "mlflow.parentRunId" not in r.data.tags} == {"study"}
+    assert _only_run(client, "knn-runs").data.tags["search.role"] == "run"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 # Plain Click help instead of Rich panels: importing Rich would double the start-up of every command.
 os.environ.setdefault("TYPER_USE_RICH", "0")
@@ -22,6 +23,7 @@ from search.cli.models import models
 from search.cli.results import best, trials
 from search.cli.run import run_app
 from search.cli.study import study
+from search.cli.sync import sync
 from search.cli.ui import ui
 
 app = typer.Typer(
@@ -55,6 +57,7 @@ app.command()(models)
 app.command()(study)
 app.command()(best)
 app.command()(trials)
+app.command()(sync)
 app.command()(ui)
 app.add_typer(run_app, name="run")
 
@@ -64,6 +67,10 @@ def error_line(message: str) -> None:
     print(f"search: error: {' '.join(str(message).split())}", file=sys.stderr)
 
 
+def _warning_line(message: Warning | str, category: type[Warning], *_: object, **__: object) -> str:
+    return f"search: warning: {' '.join(str(message).split())}\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error a user can cause ends in one line on stderr and an exit code."""
     from models import ParamError
@@ -71,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     from search.stores.mlflow import quiet_mlflow
 
     quiet_mlflow()
+    warnings.formatwarning = _warning_line
     try:
         result = typer.main.get_command(app).main(args=argv, prog_name="search", standalone_mode=False)
     except typer.Exit as done:

@@ -72,6 +72,7 @@ def study(
     reporter = ConsoleReporter(bar=progress and sys.stderr.isatty(), quiet=not progress)
     outcome = run_study(config, reporter)
     if outcome.interrupted:
-        print("search: interrupted; every finished trial is saved and logged. Run the same command to resume.",
-              file=sys.stderr)
+        logged = "and logged" if not outcome.unlogged else "(not all logged: see above)"
+        print(f"search: interrupted; every finished trial is saved {logged}, the interrupted one recorded as such. "
+              "Run the same command to resume.", file=sys.stderr)
         raise typer.Exit(EXIT_CODE)

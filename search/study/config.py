@@ -117,4 +117,5 @@ class StudyConfig:
             "pruner": self.pruner.value,
             "seed": self.seed,
             "storage": mask(self.storage),
+            "experiment": self.experiment or self.name,
         }

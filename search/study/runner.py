@@ -17,6 +17,7 @@ phases, in order:
 from __future__ import annotations
 
 import datetime
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +59,7 @@ class StudyPlan:
     seed: int
     tracking_uri: str
     experiment: str
-    started: str = field(default_factory=lambda: datetime.datetime.now().isoformat(timespec="seconds"))
+    started: str = field(default_factory=lambda: datetime.datetime.now().isoformat(timespec="milliseconds"))
     trials_before: int = 0
     #: The study exists with other settings but no trial: it is made again with these.
     recreate: bool = False
@@ -232,14 +233,35 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
     recovered = fail_orphans(study)
     experiment_id = find_experiment(plan.tracking_uri, plan.experiment)
     callback = make_callback(plan, experiment_id, background=config.workers == 1)
-    study_run_id = callback.study_run_id(study)
-    callback.tag_study_run(study, {f"stretch {plan.started}": _describe(plan.stretch())})
+    try:
+        study_run_id = callback.study_run_id(study)
+        callback.tag_study_run(study, {f"stretch {plan.started}": _describe(plan.stretch())})
+        outcome = StudyOutcome(plan, study, 0, experiment_id, study_run_id, recovered=recovered)
+        failure, own = _run_workers(outcome, callback, reporter)
+        _finish_tracking(outcome, callback, own, failed=failure is not None)
+    finally:
+        callback.close(timeout=FLUSH_SECONDS)
+    outcome.failure = _all_failed(study, own, plan.trials_before)
+    reporter.finish(outcome)
+    if failure is not None:
+        raise failure
+    if outcome.failure is not None and not outcome.interrupted:
+        raise StudyFailed(outcome.failure)
+    return outcome
 
+
+def _run_workers(
+    outcome: StudyOutcome, callback: MLflowCallback, reporter: Reporter
+) -> tuple[BaseException | None, set[str]]:
+    """This process and the other workers run trials until the quota is done; the unexpected error, if any."""
+    plan, study = outcome.plan, outcome.study
+    config = plan.config
     context = process_context()
     quota = Quota(config.n_trials, config.timeout, config.workers, context)
     pool = None
     if config.workers > 1:
-        pool = WorkerPool(context, quota, _work_in_process, (plan, experiment_id, quota), range(1, config.workers))
+        args = (plan, outcome.experiment_id, quota)
+        pool = WorkerPool(context, quota, _work_in_process, args, range(1, config.workers))
 
     def stop() -> None:
         quota.stop()
@@ -259,25 +281,30 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
         finally:
             worker_errors = pool.join() if pool is not None else []
             if worker_errors:  # their trials are failed and queued again; the others carried on
-                recovered += fail_orphans(study, dead=pool.worker_ids())
-    outcome = StudyOutcome(plan, study, quota.finished, experiment_id, study_run_id, recovered=recovered,
-                           interrupted=interrupts.signalled, worker_errors=[str(e) for e in worker_errors])
-    own = {worker_id(), *(pool.worker_ids() if pool is not None else ())}
+                outcome.recovered += fail_orphans(study, dead=pool.worker_ids())
+    outcome.added = quota.finished
+    outcome.interrupted = interrupts.signalled
+    outcome.worker_errors = [str(error) for error in worker_errors]
+    return failure, {worker_id(), *(pool.worker_ids() if pool is not None else ())}
+
+
+def _finish_tracking(outcome: StudyOutcome, callback: MLflowCallback, own: set[str], failed: bool) -> None:
+    """Write what is queued, mend what a crash or an interrupt left, and end the parent run."""
+    from search.tracking import UnloggedTrialsWarning, one_line
+
     try:
         outcome.unlogged = callback.flush(FLUSH_SECONDS)
-        if not outcome.unlogged:  # the store takes writes: mend what a crash or an interrupt left
-            outcome.repaired = callback.sync(study, repair=repairable(own))
-    finally:
-        status = "KILLED" if outcome.interrupted else "FAILED" if failure or worker_errors else "FINISHED"
-        callback.end_study_run(study, status)
-        callback.close(timeout=FLUSH_SECONDS)
-    outcome.failure = _all_failed(study, own, plan.trials_before)
-    reporter.finish(outcome)
-    if failure is not None:
-        raise failure
-    if outcome.failure is not None and not outcome.interrupted:
-        raise StudyFailed(outcome.failure)
-    return outcome
+        if not outcome.unlogged:  # the store takes writes
+            outcome.repaired = callback.sync(outcome.study, repair=repairable(own))
+    except Exception as error:  # the store failed meanwhile: `search sync` will do it
+        warnings.warn(f"could not repair the study's runs: {one_line(error)}", UnloggedTrialsWarning, stacklevel=2)
+    if outcome.interrupted:
+        status = "KILLED"
+    elif failed or outcome.worker_errors:
+        status = "FAILED"
+    else:
+        status = "FINISHED"
+    callback.end_study_run(outcome.study, status)
 
 
 def _describe(stretch: dict[str, Any]) -> str:

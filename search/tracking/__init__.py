@@ -26,8 +26,10 @@ from search.tracking._client import (
     WriteError,
     get_or_create_experiment,
     mask,
+    numbers_text,
     one_line,
     quote,
+    run_context_tags,
 )
 from search.tracking._processes import process_context
 from search.tracking._records import (
@@ -35,9 +37,12 @@ from search.tracking._records import (
     METRICS_ATTRIBUTE_KEY,
     PARTIAL_SUFFIX,
     RUN_ID_ATTRIBUTE_KEY,
+    RunRecord,
     record_failures,
 )
 from search.tracking._study_run import STUDY_RUN_ATTRIBUTE_KEY
+from search.tracking._sync import SyncReport
+from search.tracking._writer import RunWriter
 
 __all__ = [
     "FAIL_REASON_ATTRIBUTE_KEY",
@@ -49,12 +54,17 @@ __all__ = [
     "STUDY_TAG",
     "UNLOGGED_ATTRIBUTE_KEY",
     "MLflowCallback",
+    "RunRecord",
+    "RunWriter",
+    "SyncReport",
     "UnloggedTrialsWarning",
     "WriteError",
     "get_or_create_experiment",
     "mask",
+    "numbers_text",
     "one_line",
     "process_context",
     "quote",
     "record_failures",
+    "run_context_tags",
 ]

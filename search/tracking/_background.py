@@ -12,10 +12,12 @@ it exits by itself if its owner dies.
 
 from __future__ import annotations
 
+import atexit
 import os
 import queue
 import signal
 import time
+import weakref
 from typing import Any
 
 from search.tracking._client import WriteError, as_write_error
@@ -24,6 +26,9 @@ from search.tracking._records import RunRecord
 from search.tracking._writer import RunUpdate, RunWriter
 
 _STOP = "stop"
+#: Writers not closed yet: closed at interpreter exit, before multiprocessing's own exit handler would wait
+#: forever for a writer that (rightly) ignores the SIGTERM it sends.
+_open_writers: weakref.WeakSet[BackgroundWriter] = weakref.WeakSet()
 #: How often an idle writer checks that its owner is still alive.
 _OWNER_CHECK_SECONDS = 1.0
 
@@ -74,6 +79,7 @@ class BackgroundWriter:
         )
         self._process.start()
         self._flushes = 0
+        _open_writers.add(self)
 
     def write(self, record: RunRecord, experiment_id: str, parent_run_id: str | None) -> None:
         self._inbox.put(("write", record, experiment_id, parent_run_id))
@@ -116,6 +122,7 @@ class BackgroundWriter:
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the writer once it has written what is queued (or after ``timeout`` s)."""
+        _open_writers.discard(self)
         if self._process.is_alive():
             self._inbox.put((_STOP,))
             self._process.join(timeout)
@@ -125,6 +132,12 @@ class BackgroundWriter:
         self._inbox.close()
         self._outbox.close()
         self._inbox.cancel_join_thread()  # never block the owner's exit on a queue nobody reads any more
+
+
+@atexit.register
+def _close_open_writers() -> None:
+    for writer in list(_open_writers):
+        writer.close()
 
 
 __all__ = ["BackgroundWriter", "WriteError"]

@@ -129,6 +129,7 @@ class MLflowCallback:
         self._run_ids: dict[tuple[str, int], str] = {}
         self._in_flight: dict[tuple[str, int], tuple[RunRecord, Any]] = {}
         self._unlogged = UnloggedQueue()
+        self._probe: tuple[str, int] | None = None  # the queued trial sent to see whether the store is back
         if background:  # start the writer now: its start-up overlaps whatever the caller does next
             from search.tracking._background import BackgroundWriter
 
@@ -173,15 +174,12 @@ class MLflowCallback:
         Warns about them, and records them on each study as its
         ``mlflow_unlogged_trials`` user attribute.
         """
+        deadline = time.monotonic() + timeout
         with self._lock:
-            if self._background is not None:
-                outcomes, complete = self._background.flush(timeout)
-                self._settle(outcomes)
-                if not complete:  # the writer did not answer in time: what it holds is not confirmed
-                    for record, study in self._in_flight.values():
-                        self._unlogged.keep(record, study)
-                    self._in_flight.clear()
-            self._retry_unlogged()
+            self._drain(deadline)
+            if self._unlogged:
+                self._retry_unlogged()
+                self._drain(deadline)
             self._record_unlogged()
             if self._unlogged:
                 warnings.warn(
@@ -400,27 +398,57 @@ class MLflowCallback:
     def _settle(self, outcomes: list[tuple[tuple[str, int] | None, str | WriteError]]) -> None:
         for key, outcome in outcomes:
             entry = self._in_flight.pop(key, None) if key is not None else None
-            if entry is not None:
-                self._settle_one(entry[0], entry[1], outcome)
-            elif isinstance(outcome, WriteError):
-                warnings.warn(f"could not update the study run's best trial: {outcome}", UnloggedTrialsWarning,
-                              stacklevel=3)
+            if entry is None:
+                if isinstance(outcome, WriteError):
+                    warnings.warn(f"could not update the study run's best trial: {outcome}", UnloggedTrialsWarning,
+                                  stacklevel=3)
+                continue
+            written = self._settle_one(entry[0], entry[1], outcome)
+            if key == self._probe:
+                self._probe = None
+                if written:  # the store is back: send everything it missed
+                    for record, study in self._unlogged.take():
+                        self._attempt(record, study)
 
     def _settle_background(self) -> None:
         if self._background is not None:
             self._settle(self._background.outcomes())
 
-    def _retry_unlogged(self) -> None:
-        """Try the queued trials again, oldest first; stop at the first one the store still does not take."""
-        pending = self._unlogged.take()
-        for index, (record, study) in enumerate(pending):
-            if not self._attempt(record, study) and record.key in self._unlogged:
-                for later, later_study in pending[index + 1 :]:
-                    self._unlogged.keep(later, later_study)
-                return
-        if self._background is not None:
-            outcomes, _ = self._background.flush(timeout=60.0)
+    def _drain(self, deadline: float) -> None:
+        """Wait (until ``deadline``) for the background writer's answers, including to what they make us send."""
+        while self._background is not None and self._in_flight:
+            outcomes, complete = self._background.flush(max(0.0, deadline - time.monotonic()))
             self._settle(outcomes)
+            if not complete:  # the writer did not answer in time: what it holds is not confirmed
+                for record, study in self._in_flight.values():
+                    self._unlogged.keep(record, study)
+                self._in_flight.clear()
+                self._probe = None
+                return
+
+    def _retry_unlogged(self) -> None:
+        """Try the store again with the oldest queued trial; once it takes that one, send the rest.
+
+        One probe, not every queued trial, so a store that still does not
+        answer costs one request's timeout, not one per queued trial. Never
+        waits for the background writer: the study goes on meanwhile.
+        """
+        if not self._unlogged or self._probe is not None:
+            return
+        pending = self._unlogged.take()
+        (record, study), rest = pending[0], pending[1:]
+        for later, later_study in rest:
+            self._unlogged.keep(later, later_study)
+        if self._background is not None:
+            self._probe = record.key
+            self._attempt(record, study)
+        elif self._attempt(record, study):
+            rest = self._unlogged.take()
+            for index, (later, later_study) in enumerate(rest):
+                if not self._attempt(later, later_study) and later.key in self._unlogged:
+                    for left, left_study in rest[index + 1 :]:  # down again: what is left stays queued
+                        self._unlogged.keep(left, left_study)
+                    break
 
     def _record_unlogged(self) -> None:
         """Keep the unlogged trials' numbers with each study (``mlflow_unlogged_trials``), for `search sync`."""

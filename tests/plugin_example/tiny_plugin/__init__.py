@@ -28,3 +28,13 @@ SVC = ModelSpec(
     ),
     seed_param="random_state",
 )
+
+#: A plugin with a mistake its author could make: an estimator argument scikit-learn refuses at fit time,
+#: so every configuration fails. The toolkit must say so, not report success.
+BROKEN = ModelSpec(
+    name="broken-knn",
+    summary="k-nearest neighbours with a metric scikit-learn does not know (a faulty plugin)",
+    estimator="sklearn.neighbors:KNeighborsClassifier",
+    params=(Int("n_neighbors", default=5, search=(1, 10), minimum=1),),
+    fixed={"metric": "no-such-metric"},
+)

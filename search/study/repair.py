@@ -1,0 +1,100 @@
+"""``search sync``: bring a study's MLflow runs in line with its trials, after a crash, a kill or an outage.
+
+Idempotent: a second run changes nothing. Every ``search study`` ends with the
+same repair of its own study.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from search.errors import InputError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from search.tracking import SyncReport
+
+
+@dataclass
+class RepairOutcome:
+    """What ``search sync`` found and mended."""
+
+    study: optuna.study.Study
+    experiment_id: str
+    study_run_id: str
+    report: SyncReport
+    failed_orphans: list[int] = field(default_factory=list)
+    ended_study_run: str | None = None
+
+    def lines(self) -> list[str]:
+        lines = []
+        if self.failed_orphans:
+            numbers = ", ".join(map(str, self.failed_orphans))
+            lines.append(f"Failed trials {numbers}: their process is gone (each is queued again).")
+        lines.append(self.report.describe()[:1].upper() + self.report.describe()[1:] + ".")
+        if self.report.left_to_their_process:
+            numbers = ", ".join(map(str, self.report.left_to_their_process))
+            lines.append(f"Left trials {numbers} to the process that ran them, which is still running.")
+        if self.ended_study_run:
+            lines.append(f"Ended the study run, left RUNNING, as {self.ended_study_run}.")
+        return lines
+
+
+def repair_study(study_name: str, storage_url: str, tracking_uri: str) -> RepairOutcome:
+    """Give every finished trial of ``study_name`` exactly one complete run, and end what a dead process left."""
+    import optuna
+    from mlflow import MlflowClient
+
+    from search.data import DataSpec
+    from search.evaluation import Scoring
+    from search.stores.mlflow import experiment_id as find_experiment
+    from search.stores.mlflow import prepare_tracking_store
+    from search.stores.optuna import open_storage
+    from search.study.config import StudyConfig
+    from search.study.recovery import fail_orphans
+    from search.study.runner import SETTINGS_ATTRIBUTE_KEY, run_params_of
+    from search.tracking import STUDY_RUN_ATTRIBUTE_KEY, MLflowCallback
+
+    prepare_tracking_store(tracking_uri)
+    backend = open_storage(storage_url)
+    try:
+        study = optuna.load_study(study_name=study_name, storage=backend)
+    except KeyError:
+        names = optuna.get_all_study_names(backend)
+        raise InputError(f"no study {study_name!r} in the storage; it has: {', '.join(names) or 'none'}") from None
+    settings = study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}
+    if "models" not in settings:
+        raise InputError(f"study {study_name!r} was not made by 'search study' (it has no settings to log it with)")
+    config = StudyConfig(
+        models=tuple(str(settings["models"]).split(",")), study_name=study_name, storage=storage_url,
+        tracking_uri=tracking_uri, scoring=Scoring(settings.get("metric", "accuracy"), int(settings.get("cv", 5))),
+        data=DataSpec(test_size=float(settings.get("test_size", 0.25))),
+    )
+    client = MlflowClient(tracking_uri)
+    run_id = study.user_attrs.get(STUDY_RUN_ATTRIBUTE_KEY)
+    experiment = None
+    if run_id is not None:
+        try:
+            experiment = client.get_run(run_id).info.experiment_id
+        except Exception:  # the parent run is gone: it is made again in the study's experiment
+            experiment = None
+    if experiment is None:
+        experiment = find_experiment(tracking_uri, str(settings.get("experiment") or study_name))
+    orphans = fail_orphans(study)
+    callback = MLflowCallback(
+        tracking_uri=tracking_uri, metric_name=config.scoring.cv_name, create_experiment=False,
+        mlflow_kwargs={"experiment_id": experiment}, tag_trial_user_attrs=False, study_run=True,
+        study_run_params=settings, run_params=run_params_of(config),
+    )
+    try:
+        report = callback.sync(study)
+        outcome = RepairOutcome(study, experiment, callback.study_run_id(study), report, orphans)
+        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        if not running and client.get_run(outcome.study_run_id).info.status == "RUNNING":
+            callback.end_study_run(study, "KILLED")  # its command died: nothing runs the study now
+            outcome.ended_study_run = "KILLED"
+    finally:
+        callback.close()
+    return outcome

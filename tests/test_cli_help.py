@@ -1,0 +1,50 @@
+"""What ``search`` says about itself: help that reads, a version, accurate option texts."""
+
+import subprocess
+
+from conftest import SEARCH, cli_env
+
+
+def test_bare_search_prints_the_readable_help(run_cli):
+    result = run_cli()
+    assert result.returncode == 2
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Usage: search") and any(line.strip().startswith("study ") for line in lines)
+
+
+def test_version_names_the_toolkit_and_its_libraries(search_cli):
+    result = search_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("search 0.") and "optuna" in result.stdout and "mlflow" in result.stdout
+
+
+def test_command_list_is_not_cut_short(search_cli):
+    result = search_cli("--help")
+    commands = result.stdout.split("Commands:")[1].splitlines()
+    assert [line.split()[0] for line in commands if line.strip()] == [
+        "models", "study", "best", "trials", "sync", "ui", "run"
+    ]
+    assert not any(line.rstrip().endswith("...") for line in commands), result.stdout
+
+
+def test_run_help_lists_aliases_and_says_what_the_seed_seeds(search_cli):
+    listed = search_cli("run", "--help").stdout
+    assert "rf, random_forest, randomforest" in listed and "kneighbors" in listed
+    knn = search_cli("run", "knn", "--help").stdout
+    assert "Seed of the estimator" in knn and "sampler" not in knn
+    assert "Default: 5." in knn  # the declared default, shown with each parameter
+
+
+def test_one_trial_is_one_trial(search_cli, tracking_uri):
+    assert "Ran 1 trial." in search_cli("study", "knn", "--n-trials", "1").stdout
+
+
+def test_the_ui_hint_is_a_command_that_works_where_search_is_not_on_path(tmp_path, tracking_uri, workdir):
+    env = cli_env(PATH="/usr/bin:/bin")  # the venv is not activated
+    result = subprocess.run([SEARCH, "study", "knn", "--n-trials", "1"], cwd=workdir, env=env,
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr
+    hint = next(line for line in result.stdout.splitlines() if line.startswith("See it in the MLflow UI:"))
+    assert f"{SEARCH} ui --tracking-uri" in hint
+    assert "workflowType=machine_learning" in result.stdout
