@@ -106,6 +106,12 @@ def app_port() -> int:
     raise SettingError("neither CDSW_APP_PORT nor CDSW_READONLY_PORT is set (CML sets them for an application)")
 
 
+def app_address() -> str | None:
+    """Where CML serves the MLflow UI application (``https://mlflow.$CDSW_DOMAIN``), if this runs on CML."""
+    domain = env("CDSW_DOMAIN").lower().rstrip(".")
+    return f"https://{APP_SUBDOMAIN}.{domain}" if domain else None
+
+
 def allowed_hosts(port: int, domain: str | None) -> list[str]:
     """The Host headers the UI serves: CML's ``mlflow.<domain>`` and this machine's loopback on ``port``.
 

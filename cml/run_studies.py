@@ -85,12 +85,18 @@ def run(configs: list) -> bool:
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # as `search study`: our one line per trial instead
     for config in configs:
-        outcome = run_study(config, ConsoleReporter())
+        outcome = run_study(config, ConsoleReporter(ui=project.app_address()))
         print(flush=True)
         if outcome.interrupted:
             return True
-    print("See every study and trial in the MLflow UI: on CML, open this project's 'MLflow UI' application;"
-          " elsewhere, run `search ui` here (e.g. .venv/bin/search ui).", flush=True)
+    from search.stores.mlflow import ui_address
+
+    address = project.app_address()
+    if address is not None:
+        print(f"Every study and trial is in this project's 'MLflow UI' application: {ui_address(address)}", flush=True)
+    else:
+        print("Every study and trial is in the MLflow UI: run `search ui` in the project "
+              "(e.g. .venv/bin/search ui), then open the address it prints.", flush=True)
     return False
 
 

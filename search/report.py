@@ -33,11 +33,15 @@ class ConsoleReporter(Reporter):
     Args:
         bar: A progress bar (on a terminal) instead of one line per trial.
         quiet: Neither bar nor trial lines: only the start line and the summary.
+        ui: The address of an MLflow UI already serving the store (the CML application), if any.
         out: Where the start line, trial lines and summary go.
     """
 
-    def __init__(self, bar: bool = False, quiet: bool = False, out: IO[str] | None = None) -> None:
+    def __init__(
+        self, bar: bool = False, quiet: bool = False, ui: str | None = None, out: IO[str] | None = None
+    ) -> None:
         self._bar_wanted = bar and not quiet
+        self._ui = ui
         self._quiet = quiet
         self._bar: Any = None
         self._out = out or sys.stdout
@@ -94,11 +98,11 @@ class ConsoleReporter(Reporter):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        for line in summary(outcome):
+        for line in summary(outcome, self._ui):
             self._print(line)
 
 
-def summary(outcome: StudyOutcome) -> list[str]:
+def summary(outcome: StudyOutcome, ui: str | None = None) -> list[str]:
     """The lines that end a study command."""
     from search.stores.urls import mask
 
@@ -140,7 +144,7 @@ def summary(outcome: StudyOutcome) -> list[str]:
         lines.append(f"  {sync_command(plan)}")
     lines.append(f"MLflow: {mask(plan.tracking_uri)}, experiment {plan.experiment!r} (id {outcome.experiment_id}), "
                  f"study run {outcome.study_run_id}")
-    lines += ui_hint(plan.tracking_uri, outcome.experiment_id)
+    lines += ui_hint(plan.tracking_uri, outcome.experiment_id, ui)
     return lines
 
 
@@ -154,14 +158,14 @@ def sync_command(plan: StudyPlan) -> str:
     return " ".join(parts)
 
 
-def ui_hint(tracking_uri: str, experiment_id: str) -> list[str]:
-    """How to see an experiment in the MLflow UI, as a command that works from here."""
+def ui_hint(tracking_uri: str, experiment_id: str, ui: str | None = None) -> list[str]:
+    """How to see an experiment in the MLflow UI: its address where a UI serves it, else a command that works here."""
     from search import defaults
     from search.stores.mlflow import ui_address
     from search.stores.urls import is_server, mask
 
-    if is_server(tracking_uri):
-        return [f"See it in the MLflow UI: {ui_address(tracking_uri, experiment_id)}"]
+    if ui is not None or is_server(tracking_uri):
+        return [f"See it in the MLflow UI: {ui_address(ui or tracking_uri, experiment_id)}"]
     return [
         f"See it in the MLflow UI: {search_command()} ui --tracking-uri {shlex.quote(mask(tracking_uri))}",
         f"  then open {ui_address(f'http://127.0.0.1:{defaults.UI_PORT}', experiment_id)}",

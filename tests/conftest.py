@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,95 @@ def search_cli(workdir: Path, capsys: pytest.CaptureFixture):
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+class MlflowServer:
+    """A real ``mlflow server`` process on 127.0.0.1, for tests where a tracking server matters.
+
+    ``stop`` kills it (as a crash would); ``start`` again serves the same backend store on the same port.
+    """
+
+    def __init__(self, backend_uri: str, workdir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.backend_uri, self.workdir, self.extra = backend_uri, workdir, extra
+        self.env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self.log = workdir / f"mlflow-server-{self.port}.log"
+
+    def start(self, timeout: float = 120) -> MlflowServer:
+        import time
+        import urllib.request
+
+        command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", self.backend_uri,
+                   "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1", *self.extra]
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen(command, cwd=self.workdir, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.3)
+        raise AssertionError(f"mlflow server did not start:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+@pytest.fixture
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: Path):
+    """A running ``mlflow server`` on a fresh sqlite backend store."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    shutil.copyfile(migrated_mlflow_db, folder / "server.db")
+    server = MlflowServer(f"sqlite:///{folder / 'server.db'}", folder).start()
+    yield server
+    server.stop()
+
+
+PG = ("127.0.0.1", 5432)
+REDIS = ("127.0.0.1", 6379)
+
+
+def _listening(address) -> bool:
+    try:
+        with socket.create_connection(address, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def postgres_url():
+    require_system(_listening(PG), "PostgreSQL is not listening on 127.0.0.1:5432")
+    import psycopg
+
+    name = f"search_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(host=PG[0], port=PG[1], user="postgres", dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@{PG[0]}:{PG[1]}/{name}"
+    finally:
+        with psycopg.connect(host=PG[0], port=PG[1], user="postgres", dbname="postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_url():
+    require_system(_listening(REDIS), "Redis is not listening on 127.0.0.1:6379")
+    import redis
+
+    prefix = f"search-test-{uuid.uuid4().hex[:10]}:"
+    yield f"redis://{REDIS[0]}:{REDIS[1]}/0?prefix={prefix}"
+    client = redis.Redis(host=REDIS[0], port=REDIS[1])
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)

@@ -267,6 +267,9 @@ def test_study_job_runs_one_study_per_model_into_the_projects_embedded_stores(la
     for model in ("knn", "random-forest"):
         assert f"Study '{model}': {model} on synthetic" in output
     assert output.count(f"Ran {N_TRIALS} trials.") == 2
+    # Each study's address in CML's application, on the view that shows its runs.
+    assert output.count(f"See it in the MLflow UI: https://{CML_HOST}/#/experiments/") == 2
+    assert f"'MLflow UI' application: https://{CML_HOST}/#/experiments?workflowType=machine_learning" in output
     # CML's MLFLOW_TRACKING_URI is ignored: blank SEARCH_TRACKING_URI is the project's own store.
     assert f"MLflow: sqlite:///{launch.root / 'mlflow.db'}," in output
     assert f"storage sqlite:///{launch.root / 'optuna.db'}" in output
@@ -330,15 +333,18 @@ def test_browser_shows_the_study_experiment_and_its_runs(launch: Launch, tmp_pat
         options.add_argument(argument)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
     try:
-        # The UI opens experiments on its GenAI view; the studies' runs are under "Model training".
-        driver.get(f"http://127.0.0.1:{launch.app.port}/#/experiments/{experiment_id}/runs"
-                   "?workflowType=machine_learning")
+        # A first-time visitor opens the application's front page and clicks the study's experiment:
+        # they land on its training runs, not on MLflow's GenAI overview ("Traces 0").
+        driver.get(f"http://127.0.0.1:{launch.app.port}/")
         wait = WebDriverWait(driver, 60)
+        wait.until(lambda d: "workflowType=machine_learning" in d.current_url and d.find_elements(By.LINK_TEXT, "knn"))
+        driver.find_element(By.LINK_TEXT, "knn").click()
 
         def rows() -> set[str]:
             return {row.get_attribute("row-id") for row in driver.find_elements(By.CSS_SELECTOR, "[role=row][row-id]")}
 
         wait.until(lambda d: parent_id in rows() and f"{1 + len(child_ids)} matching runs" in body_text(d))
+        assert "genai" not in driver.current_url and f"/experiments/{experiment_id}" in driver.current_url
         assert "knn" in body_text(driver)
         parent_row = driver.find_element(By.CSS_SELECTOR, f"[role=row][row-id='{parent_id}']")
         parent_row.find_element(By.CSS_SELECTOR, "button[data-component-id*='runnamecellrenderer']").click()

@@ -1,53 +1,11 @@
 """Distributed Optuna storages: a real PostgreSQL database and a real Redis journal, workers on both."""
 
-import socket
-import uuid
-
 import optuna
 import pytest
 
-from conftest import experiment_runs, require_system
+from conftest import experiment_runs
 
 pytestmark = pytest.mark.slow
-
-PG = ("127.0.0.1", 5432)
-REDIS = ("127.0.0.1", 6379)
-
-
-def _listening(address) -> bool:
-    try:
-        with socket.create_connection(address, timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def postgres_url():
-    require_system(_listening(PG), "PostgreSQL is not listening on 127.0.0.1:5432")
-    import psycopg
-
-    name = f"search_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(host=PG[0], port=PG[1], user="postgres", dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@{PG[0]}:{PG[1]}/{name}"
-    finally:
-        with psycopg.connect(host=PG[0], port=PG[1], user="postgres", dbname="postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def redis_url():
-    require_system(_listening(REDIS), "Redis is not listening on 127.0.0.1:6379")
-    import redis
-
-    prefix = f"search-test-{uuid.uuid4().hex[:10]}:"
-    yield f"redis://{REDIS[0]}:{REDIS[1]}/0?prefix={prefix}"
-    client = redis.Redis(host=REDIS[0], port=REDIS[1])
-    keys = list(client.scan_iter(f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
 
 
 def _children(tracking_uri, experiment):

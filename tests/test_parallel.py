@@ -4,19 +4,11 @@ import subprocess
 
 import optuna
 import pytest
-from mlflow import MlflowClient
 
 from conftest import SEARCH, cli_env
+from conftest import experiment_runs as _layout
 
 pytestmark = pytest.mark.slow
-
-
-def _layout(tracking_uri, experiment):
-    client = MlflowClient(tracking_uri)
-    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id], max_results=1000)
-    parents = [r for r in runs if r.data.tags.get("search.role") == "study"]
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    return parents, children
 
 
 def test_workers_share_one_study_and_log_every_trial_once(run_cli, workdir):
@@ -24,7 +16,7 @@ def test_workers_share_one_study_and_log_every_trial_once(run_cli, workdir):
     assert result.returncode == 0, result.stderr
     study = optuna.load_study(study_name="knn", storage=f"sqlite:///{workdir / 'optuna.db'}")
     numbers = [t.number for t in study.trials if t.state.is_finished()]
-    assert 10 <= len(numbers) <= 11  # workers stop once the study holds 10 trials; one may be in flight
+    assert len(numbers) == 10  # the workers share the command's quota
     parents, children = _layout(f"sqlite:///{workdir / 'mlflow.db'}", "knn")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert sorted(int(c.data.tags["number"]) for c in children) == sorted(numbers)
@@ -45,3 +37,12 @@ def test_commands_started_together_on_fresh_stores_all_succeed(workdir):
     parents, children = _layout(f"sqlite:///{workdir / 'mlflow.db'}", "knn")
     assert len(parents) == 1
     assert sorted(int(c.data.tags["number"]) for c in children) == list(range(9))
+
+
+def test_progress_reports_every_trial_whoever_ran_it(run_cli, workdir):
+    result = run_cli("study", "knn", "--n-trials", "10", "--workers", "2")  # not a terminal: one line per trial
+    assert result.returncode == 0, result.stderr
+    printed = [int(line.split()[1]) for line in result.stdout.splitlines() if line.startswith("trial ")]
+    study = optuna.load_study(study_name="knn", storage=f"sqlite:///{workdir / 'optuna.db'}")
+    assert printed == sorted(t.number for t in study.trials if t.state.is_finished()), "each once, in order"
+    assert len(printed) == 10 and result.stdout.count("[10 of 10]") == 1

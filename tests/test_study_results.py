@@ -103,3 +103,10 @@ def test_a_changed_sampler_on_resume_is_said_and_recorded(search_cli, client, st
 def test_no_lock_file_is_left_behind(search_cli, workdir):
     assert search_cli("study", "knn", "--n-trials", "1").returncode == 0
     assert not [p.name for p in workdir.iterdir() if "lock" in p.name]
+
+
+def test_experiments_are_marked_as_model_training_and_their_ui_address_lands_there(search_cli, client):
+    result = search_cli("study", "knn", "--n-trials", "1")
+    experiment = client.get_experiment_by_name("knn")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert f"#/experiments/{experiment.experiment_id}?workflowType=machine_learning" in result.stdout

@@ -84,7 +84,10 @@ def experiment_id(tracking_uri: str, name: str) -> str:
 
 
 def check_server(tracking_uri: str) -> None:
-    """One request to the server's ``/health``, with the credentials MLflow would send."""
+    """One request MLflow's client would make (list an experiment), with the credentials it would send.
+
+    Not ``/health``: a server behind authentication answers that to anyone.
+    """
     import requests
 
     auth = None
@@ -92,7 +95,8 @@ def check_server(tracking_uri: str) -> None:
     if user and password:
         auth = (user, password)  # as MLflow sends them; credentials in the URL itself go the same way
     try:
-        response = requests.get(tracking_uri.rstrip("/") + "/health", timeout=HEALTH_TIMEOUT_SECONDS, auth=auth)
+        response = requests.get(tracking_uri.rstrip("/") + "/api/2.0/mlflow/experiments/search",
+                                params={"max_results": 1}, timeout=HEALTH_TIMEOUT_SECONDS, auth=auth)
     except requests.RequestException as error:
         reason = re.findall(r"\[Errno -?\d+\] ([^'\")]+)", str(error))
         problem = reason[-1] if reason else type(error).__name__

@@ -101,6 +101,29 @@ def _open(url: str, read_only: bool, heartbeat: bool) -> optuna.storages.BaseSto
         return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url), **beat)
 
 
+def holds_studies(url: str) -> bool:
+    """Whether the storage at ``url`` exists and has Optuna's tables (without creating or migrating anything)."""
+    if url.startswith(REDIS_SCHEMES):
+        return True  # a journal: reading it writes nothing
+    if is_journal_file(url):
+        from pathlib import Path
+
+        return Path(url).exists()
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return False
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(url, **_engine_kwargs(url))
+    try:
+        return inspect(engine).has_table("studies")
+    except Exception as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise StorageError(f"cannot open Optuna storage {mask(url)}: {mask(reason)}") from None
+    finally:
+        engine.dispose()
+
+
 def stale_trial_retry() -> Callable[[optuna.study.Study, optuna.trial.FrozenTrial], None]:
     """Optuna's callback queuing a trial whose process died again, with the same parameters."""
     import warnings

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -95,8 +94,8 @@ class Interrupts:
                 return  # the owner decides; a group signal may reach a worker twice
             if self._second is not None:
                 self._second()
-            print("search: interrupted again; exiting at once (run the same command to resume and repair)",
-                  file=sys.stderr, flush=True)
+            # os.write, not print: the signal may have landed inside a print, and stdio is not reentrant.
+            os.write(2, b"\nsearch: interrupted again; exiting at once (run the same command to resume and repair)\n")
             os._exit(EXIT_CODE)
         self._signalled = True
         self._stop()

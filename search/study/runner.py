@@ -105,23 +105,22 @@ def inspect_stores(plan: StudyPlan) -> None:
     import optuna
 
     from search.stores.checks import check_stores
-    from search.stores.optuna import StorageError, is_journal_file, open_storage
-    from search.stores.urls import mask, sqlite_path
+    from search.stores.optuna import StorageError, holds_studies, open_storage
+    from search.stores.urls import mask
     from search.tracking import one_line
 
     config = plan.config
     check_stores(config.storage, plan.tracking_uri)
-    path = sqlite_path(config.storage)
-    if (path is not None and not path.exists()) or (is_journal_file(config.storage) and not _exists(config.storage)):
+    if not holds_studies(config.storage):
         return  # a new storage: no study to resume
     try:
         study = optuna.load_study(study_name=config.name, storage=open_storage(config.storage, read_only=True),
                                   sampler=optuna.samplers.RandomSampler())
     except KeyError:
         return
+    except StorageError:
+        raise
     except Exception as error:
-        if "no such table" in str(error) or "does not exist" in str(error):
-            return  # a database without Optuna's tables yet
         raise StorageError(f"cannot read Optuna storage {mask(config.storage)}: {one_line(error)}") from None
     trials = study.get_trials(deepcopy=False)
     stored = study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}
@@ -135,12 +134,6 @@ def inspect_stores(plan: StudyPlan) -> None:
     plan.trials_before = len(trials)
     attrs = study.user_attrs
     plan.stretches = [attrs[key] for key in sorted(attrs) if key.startswith(STRETCH_ATTRIBUTE_PREFIX)]
-
-
-def _exists(path: str) -> bool:
-    from pathlib import Path
-
-    return Path(path).exists()
 
 
 def _mismatch(stored: dict[str, Any], settings: dict[str, Any]) -> tuple[str, Any, Any] | None:
@@ -240,7 +233,7 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
         failure, own = _run_workers(outcome, callback, reporter)
         _finish_tracking(outcome, callback, own, failed=failure is not None)
     finally:
-        callback.close(timeout=FLUSH_SECONDS)
+        callback.close(timeout=FLUSH_SECONDS, warn=False)
     outcome.failure = _all_failed(study, own, plan.trials_before)
     reporter.finish(outcome)
     if failure is not None:
@@ -261,7 +254,13 @@ def _run_workers(
     pool = None
     if config.workers > 1:
         args = (plan, outcome.experiment_id, quota)
-        pool = WorkerPool(context, quota, _work_in_process, args, range(1, config.workers))
+
+        def on_death(slot: int, worker: str) -> None:
+            done = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished() and worker_of(t) == worker)
+            quota.settle_dead(slot, done)
+            outcome.recovered.extend(fail_orphans(study, dead=[worker]))
+
+        pool = WorkerPool(context, _work_in_process, args, range(1, config.workers), on_death=on_death)
 
     def stop() -> None:
         quota.stop()
@@ -280,8 +279,6 @@ def _run_workers(
             failure = error
         finally:
             worker_errors = pool.join() if pool is not None else []
-            if worker_errors:  # their trials are failed and queued again; the others carried on
-                outcome.recovered += fail_orphans(study, dead=pool.worker_ids())
     outcome.added = quota.finished
     outcome.interrupted = interrupts.signalled
     outcome.worker_errors = [str(error) for error in worker_errors]
@@ -293,7 +290,7 @@ def _finish_tracking(outcome: StudyOutcome, callback: MLflowCallback, own: set[s
     from search.tracking import UnloggedTrialsWarning, one_line
 
     try:
-        outcome.unlogged = callback.flush(FLUSH_SECONDS)
+        outcome.unlogged = callback.flush(FLUSH_SECONDS, warn=False)  # the summary says which, and what to do
         if not outcome.unlogged:  # the store takes writes
             outcome.repaired = callback.sync(outcome.study, repair=repairable(own))
     except Exception as error:  # the store failed meanwhile: `search sync` will do it

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import wait as wait_for
 from typing import Any
 
 from search.errors import SearchError
@@ -44,6 +45,7 @@ class Quota:
         self._started = context.Value("i", 0, lock=False)  # finished + in flight
         self._finished = context.Value("i", 0, lock=False)
         self._in_flight = context.Array("i", slots, lock=False)
+        self._finished_by = context.Array("i", slots, lock=False)
         self._stop = context.Event()
 
     @property
@@ -63,21 +65,42 @@ class Quota:
         self._stop.set()
 
     def take(self, slot: int) -> bool:
-        """Take a slot for one trial; False when the command has started enough, ran out of time or stopped."""
-        if self._stop.is_set() or (self._deadline is not None and time.time() >= self._deadline):
-            return False
-        with self._lock:
-            if 0 <= self._limit <= self._started.value:
+        """Take a slot for one trial; False once the command has what it asked for, ran out of time or stopped.
+
+        When every slot is taken but some trials still run, waits: a trial
+        whose worker dies gives its slot back, and then this caller replaces it.
+        """
+        while True:
+            if self._stop.is_set() or (self._deadline is not None and time.time() >= self._deadline):
                 return False
-            self._started.value += 1
-            self._in_flight[slot] += 1
-            return True
+            with self._lock:
+                if self._limit < 0 or self._started.value < self._limit:
+                    self._started.value += 1
+                    self._in_flight[slot] += 1
+                    return True
+                if self._finished.value >= self._limit:
+                    return False
+            self._stop.wait(0.2)
 
     def finish(self, slot: int) -> None:
         """The trial of a taken slot finished: it counts."""
         with self._lock:
             self._in_flight[slot] -= 1
             self._finished.value += 1
+            self._finished_by[slot] += 1
+
+    def settle_dead(self, slot: int, finished_in_storage: int) -> None:
+        """A worker died: its trials the storage has as finished count; its other slots go back.
+
+        It may die between finishing a trial (the storage has it) and counting it
+        here (while it logs it to MLflow): that trial counts all the same.
+        """
+        with self._lock:
+            unrecorded = max(0, min(finished_in_storage - self._finished_by[slot], self._in_flight[slot]))
+            self._finished.value += unrecorded
+            self._finished_by[slot] += unrecorded
+            self._in_flight[slot] -= unrecorded
+        self.give_back(slot)
 
     def give_back(self, slot: int, count: int | None = None) -> None:
         """The trial of a taken slot (or every one of a dead worker) does not count: another may replace it."""
@@ -128,13 +151,23 @@ class _Worker:
 class WorkerPool:
     """Worker processes running ``target(slot, *args)``; their failures come back as `WorkerError`.
 
-    A worker that dies (killed, crashed) has its in-flight slots given back to
-    the quota, so the others replace its trials.
+    A thread watches them: the moment one dies (killed, crashed),
+    ``on_death(slot, worker_id)`` is called, to settle its slots with the
+    quota (`Quota.settle_dead`) and fail and queue again the trial it was
+    running, so the others replace it.
     """
 
-    def __init__(self, context: Any, quota: Quota, target: Callable[..., None], args: tuple, slots: range) -> None:
-        self._quota = quota
+    def __init__(
+        self,
+        context: Any,
+        target: Callable[..., None],
+        args: tuple,
+        slots: range,
+        on_death: Callable[[int, str], None],
+    ) -> None:
+        self._on_death = on_death
         self._results = context.Queue()
+        self._failures: list[WorkerError] = []
         self._workers = [
             _Worker(slot, context.Process(target=_worker_main, args=(target, slot, self._results, *args),
                                           name=f"search-worker-{slot}", daemon=True))
@@ -142,9 +175,32 @@ class WorkerPool:
         ]
         for worker in self._workers:
             worker.process.start()
+        self._watcher = threading.Thread(target=self._watch, name="worker-watcher", daemon=True)
+        self._watcher.start()
 
     def __len__(self) -> int:
         return len(self._workers)
+
+    def _watch(self) -> None:
+        pending = {worker.process.sentinel: worker for worker in self._workers}
+        host = socket.gethostname()
+        while pending:
+            for sentinel in wait_for(list(pending)):
+                worker = pending.pop(sentinel)
+                worker.process.join()
+                code = worker.process.exitcode
+                if code == 0:
+                    continue
+                reason = self._reason(worker.slot) or (f"killed by signal {-code}" if code < 0 else f"exit code {code}")
+                self._failures.append(WorkerError(f"worker {worker.slot} (pid {worker.process.pid}) failed: {reason}"))
+                self._on_death(worker.slot, f"{host}:{worker.process.pid}")
+
+    def _reason(self, slot: int) -> str | None:
+        while not self._results.empty():
+            failed_slot, message = self._results.get()
+            if failed_slot == slot:
+                return message
+        return None
 
     def signal(self, signum: int = signal.SIGTERM) -> None:
         """Send ``signum`` to every worker still running (SIGTERM: stop, ending the trial being fitted)."""
@@ -156,27 +212,10 @@ class WorkerPool:
     def kill(self) -> None:
         self.signal(signal.SIGKILL)
 
-    def join(self, timeout: float | None = None) -> list[WorkerError]:
-        """Wait for every worker (at most ``timeout`` s); the failures, one per failed worker."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for worker in self._workers:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            worker.process.join(remaining)
-        messages = {}
-        while not self._results.empty():
-            slot, message = self._results.get()
-            messages[slot] = message
-        failures = []
-        for worker in self._workers:
-            code = worker.process.exitcode
-            if code is None or code == 0:
-                continue
-            self._quota.give_back(worker.slot)
-            reason = messages.get(worker.slot) or (
-                f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-            )
-            failures.append(WorkerError(f"worker {worker.slot} (pid {worker.process.pid}) failed: {reason}"))
-        return failures
+    def join(self) -> list[WorkerError]:
+        """Wait for every worker; the failures, one per failed worker."""
+        self._watcher.join()
+        return list(self._failures)
 
     def worker_ids(self) -> list[str]:
         """The workers as trials record them (``host:pid``)."""

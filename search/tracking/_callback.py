@@ -168,11 +168,11 @@ class MLflowCallback:
         """Numbers of the trials not (yet) written to MLflow."""
         return self._unlogged.numbers()
 
-    def flush(self, timeout: float = 60.0) -> list[int]:
+    def flush(self, timeout: float = 60.0, warn: bool = True) -> list[int]:
         """Write everything queued (waiting at most ``timeout`` s); the numbers of trials still unlogged.
 
-        Warns about them, and records them on each study as its
-        ``mlflow_unlogged_trials`` user attribute.
+        Records them on each study as its ``mlflow_unlogged_trials`` user
+        attribute, and warns about them (unless ``warn`` is False: the caller says so itself).
         """
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -181,7 +181,7 @@ class MLflowCallback:
                 self._retry_unlogged()
                 self._drain(deadline)
             self._record_unlogged()
-            if self._unlogged:
+            if self._unlogged and warn:
                 warnings.warn(
                     f"MLflow tracking store unreachable: trials {numbers_text(self.unlogged_trials)} are not logged "
                     "yet; they remain in the Optuna storage and can be logged again later.",
@@ -190,9 +190,9 @@ class MLflowCallback:
                 )
             return self.unlogged_trials
 
-    def close(self, timeout: float = 60.0) -> list[int]:
+    def close(self, timeout: float = 60.0, warn: bool = True) -> list[int]:
         """Flush, then stop the background writer if there is one."""
-        unlogged = self.flush(timeout)
+        unlogged = self.flush(timeout, warn)
         if self._background is not None:
             self._background.close()
             self._background = None

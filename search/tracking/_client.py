@@ -40,8 +40,11 @@ class WriteError(Exception):
     """
 
     def __init__(self, message: str, outage: bool) -> None:
-        super().__init__(message)
-        self.outage = outage
+        super().__init__(message, outage)  # both in args: that is what pickling rebuilds it from
+        self.message, self.outage = message, outage
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def as_write_error(error: BaseException) -> WriteError:
@@ -57,10 +60,24 @@ def as_write_error(error: BaseException) -> WriteError:
     return WriteError(one_line(error), outage)
 
 
+#: MLflow reports a failed HTTP request as "API request to <url> failed with exception <urllib3's story>".
+_FAILED_REQUEST = re.compile(r"API request to (?P<url>\S+) failed with exception")
+_SYSTEM_ERROR = re.compile(r"\[Errno -?\d+\] (?P<reason>[^'\")\]]+)")
+
+
 def one_line(error: BaseException) -> str:
-    """``Type: first line of the message`` (secrets masked), at most 300 characters."""
-    text = str(error).strip().splitlines()
-    return mask(f"{type(error).__name__}: {text[0] if text else ''}")[:300].rstrip(": ")
+    """``Type: first line of the message`` (secrets masked, at most 300 characters).
+
+    MLflow's failed HTTP requests are shortened to the URL and the system's
+    reason ("Connection refused").
+    """
+    text = str(error).strip()
+    failed, reason = _FAILED_REQUEST.search(text), _SYSTEM_ERROR.findall(text)
+    if failed:
+        why = reason[-1].strip() if reason else ("timed out" if "timed out" in text.lower() else "no answer")
+        return mask(f"cannot reach {failed['url'].split('/api/')[0]}: {why}")
+    lines = text.splitlines()
+    return mask(f"{type(error).__name__}: {lines[0] if lines else ''}")[:300].rstrip(": ")
 
 
 def numbers_text(numbers: list[int], limit: int = 20) -> str:
