@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, require_system
 
 
 def _one_line_error(result, code, fragment):
@@ -159,3 +159,18 @@ def test_resuming_a_study_that_has_trials_with_other_data_is_refused_before_anyt
 
 def test_run_refuses_a_negative_seed(search_cli):
     _one_line_error(search_cli("run", "knn", "--seed", "-1"), 2, "--seed must be between 0 and 4294967295")
+
+
+def test_a_read_only_storage_file_is_refused_in_one_line_before_anything(search_cli, workdir):
+    import subprocess
+
+    assert search_cli("study", "knn", "--n-trials", "1").returncode == 0
+    locked = subprocess.run(["chattr", "+i", str(workdir / "optuna.db")], capture_output=True)
+    require_system(locked.returncode == 0, "chattr +i (an immutable file, which even root cannot write)")
+    try:
+        before = _files(workdir)
+        result = search_cli("study", "knn", "--n-trials", "1")
+        _one_line_error(result, 2, "as the Optuna storage: attempt to write a readonly database")
+        assert _files(workdir) == before
+    finally:
+        subprocess.run(["chattr", "-i", str(workdir / "optuna.db")], check=True)

@@ -47,11 +47,16 @@ def _check_sqlite(path: Path, kind: str, own_table: str, other_table: str) -> No
         _check_creatable(path, kind)
         return
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=60)
+        connection = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=60, isolation_level=None)
         try:
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            connection.execute("BEGIN IMMEDIATE")  # a write lock, released unused: is the file writable?
-            connection.rollback()
+            # Is the file writable? A write that changes nothing, rolled back: the file is never touched.
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute(f"PRAGMA user_version = {int(version)}")
+            finally:
+                connection.execute("ROLLBACK")
         finally:
             connection.close()
     except sqlite3.Error as error:
