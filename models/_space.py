@@ -105,6 +105,17 @@ class SearchSpace:
         spec = self.specs[0] if len(self.specs) == 1 else self._by_name[trial_params[MODEL_DIMENSION]]
         return spec, decode_params(spec, trial_params, self.prefix(spec))
 
+    def shown(self, trial_params: Mapping[str, Any]) -> dict[str, Any]:
+        """What users see of a trial's params: the model (when a study has several), then its estimator params.
+
+        A trial that stopped before drawing its model shows its params as they are.
+        """
+        try:
+            spec, params = self.decode(trial_params)
+        except KeyError:
+            return dict(trial_params)
+        return {MODEL_DIMENSION: spec.name, **params} if len(self.specs) > 1 else params
+
 
 def _categorical(choices: list[Any]) -> optuna.distributions.CategoricalDistribution:
     from optuna.distributions import CategoricalDistribution

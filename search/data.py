@@ -6,15 +6,17 @@ bundled datasets work by name (no download) and any CSV file by path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from search import defaults
 from search.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
 BUNDLED = ("iris", "wine", "breast_cancer", "digits")
 
@@ -49,31 +51,37 @@ class DataSpec:
 
     def load(self) -> Dataset:
         """The data, split into train and test, stratified by class."""
-        X, y, description = _load_arrays(self.source, self.target)
+        raw = _load(self.source, self.target)
         from sklearn.model_selection import train_test_split
 
-        classes = len(set(y.tolist()))
-        if classes < 2:
-            raise DataError(f"{description} has only one class: a classifier needs at least two")
-
+        if len(set(raw.y.tolist())) < 2:
+            raise DataError(f"{raw.description} has only one class: a classifier needs at least two")
         try:
             X_train, X_test, y_train, y_test = train_test_split(
-                X, y, test_size=self.test_size, random_state=self.split_seed, stratify=y
+                raw.X, raw.y, test_size=self.test_size, random_state=self.split_seed, stratify=raw.y
             )
         except ValueError as error:
-            raise DataError(f"cannot split {description} into train and test: {error}") from None
-        return Dataset(description, X_train, X_test, y_train, y_test)
+            raise DataError(f"cannot split {raw.description} into train and test: {error}") from None
+        return Dataset(raw.description, X_train, X_test, y_train, y_test, name=raw.name,
+                       feature_names=raw.feature_names, target_name=raw.target_name,
+                       origin={**raw.origin, "test_size": self.test_size, "split_seed": self.split_seed})
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A train/test split and where it came from."""
+    """A train/test split, and where it came from (what MLflow records as the runs' data)."""
 
     source: str
     X_train: np.ndarray
     X_test: np.ndarray
     y_train: np.ndarray
     y_test: np.ndarray
+    #: Short name: ``synthetic``, ``iris``, ``my.csv``.
+    name: str = ""
+    feature_names: tuple[str, ...] = ()
+    target_name: str = "target"
+    #: How to get it again: the generator and its arguments, the bundled loader, or the file.
+    origin: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def n_samples(self) -> int:
@@ -82,6 +90,12 @@ class Dataset:
     @property
     def n_features(self) -> int:
         return self.X_train.shape[1]
+
+    def features(self, part: str = "train") -> pd.DataFrame:
+        """The features of the ``train`` or ``test`` split, with their column names."""
+        import pandas as pd
+
+        return pd.DataFrame(self.X_train if part == "train" else self.X_test, columns=list(self.feature_names))
 
 
 def load_dataset(
@@ -107,18 +121,37 @@ def is_named(source: str) -> bool:
     return source.strip().lower() in (defaults.DATA, "default", *BUNDLED)
 
 
-def _load_arrays(source: str, target: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+@dataclass(frozen=True)
+class _Raw:
+    X: np.ndarray
+    y: np.ndarray
+    description: str
+    name: str
+    feature_names: tuple[str, ...]
+    target_name: str
+    origin: dict[str, Any]
+
+
+#: The original prototype's synthetic problem.
+SYNTHETIC = {"n_samples": 1000, "n_features": 20, "n_informative": 5, "random_state": 123}
+
+
+def _load(source: str, target: str | None) -> _Raw:
     name = source.strip()
     if name.lower() in (defaults.DATA, "default"):
         from sklearn.datasets import make_classification
 
-        X, y = make_classification(n_samples=1000, n_features=20, n_informative=5, random_state=123)
-        return X, y, defaults.DATA
+        X, y = make_classification(**SYNTHETIC)
+        features = tuple(f"x{i}" for i in range(X.shape[1]))
+        origin = {"function": "sklearn.datasets.make_classification", **SYNTHETIC}
+        return _Raw(X, y, defaults.DATA, defaults.DATA, features, "target", origin)
     if name.lower() in BUNDLED:
         from sklearn import datasets
 
-        X, y = getattr(datasets, f"load_{name.lower()}")(return_X_y=True)
-        return X, y, name.lower()
+        bunch = getattr(datasets, f"load_{name.lower()}")()
+        features = tuple(str(f) for f in bunch.feature_names)
+        origin = {"function": f"sklearn.datasets.load_{name.lower()}"}
+        return _Raw(bunch.data, bunch.target, name.lower(), name.lower(), features, "target", origin)
     if target is None:
         raise DataError(
             f"{source!r} is not a bundled dataset ({defaults.DATA}, {', '.join(BUNDLED)}); "
@@ -127,8 +160,8 @@ def _load_arrays(source: str, target: str | None) -> tuple[np.ndarray, np.ndarra
     return _load_csv(Path(source), target)
 
 
-def _load_csv(path: Path, target: str) -> tuple[np.ndarray, np.ndarray, str]:
-    import numpy as np
+def read_features(path: Path) -> pd.DataFrame:
+    """A CSV file's rows, or a one-line `DataError` saying why it cannot be read."""
     import pandas as pd
 
     if not path.is_file():
@@ -140,21 +173,37 @@ def _load_csv(path: Path, target: str) -> tuple[np.ndarray, np.ndarray, str]:
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DataError(f"cannot read data file {str(path)!r}: {first_line}") from None
-    if target not in frame.columns:
-        columns = ", ".join(map(str, frame.columns[:20]))
-        raise DataError(f"data file {str(path)!r} has no target column {target!r} (columns: {columns})")
     if len(frame) == 0:
         raise DataError(f"data file {str(path)!r} has no rows")
-    features = frame.drop(columns=[target])
-    if features.shape[1] == 0:
-        raise DataError(f"data file {str(path)!r} has no feature columns besides {target!r}")
+    return frame
+
+
+def check_numeric(features: pd.DataFrame, path: Path) -> None:
+    """Refuse feature columns a model cannot take: non-numeric, missing or infinite values."""
+    import numpy as np
+    import pandas as pd
+
     non_numeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
     if non_numeric:
         raise DataError(
             f"data file {str(path)!r} has non-numeric feature columns: {', '.join(non_numeric[:10])}"
         )
-    if features.isna().any().any() or frame[target].isna().any():
+    if features.isna().any().any():
         raise DataError(f"data file {str(path)!r} has missing values")
     if not np.isfinite(features.to_numpy(dtype=float)).all():
         raise DataError(f"data file {str(path)!r} has infinite values")
-    return features.to_numpy(dtype=float), frame[target].to_numpy(), f"{path.resolve()} (target={target})"
+
+
+def _load_csv(path: Path, target: str) -> _Raw:
+    frame = read_features(path)
+    if target not in frame.columns:
+        columns = ", ".join(map(str, frame.columns[:20]))
+        raise DataError(f"data file {str(path)!r} has no target column {target!r} (columns: {columns})")
+    features = frame.drop(columns=[target])
+    if features.shape[1] == 0:
+        raise DataError(f"data file {str(path)!r} has no feature columns besides {target!r}")
+    check_numeric(features, path)
+    if frame[target].isna().any():
+        raise DataError(f"data file {str(path)!r} has missing values")
+    return _Raw(features.to_numpy(dtype=float), frame[target].to_numpy(), f"{path.resolve()} (target={target})",
+                path.name, tuple(str(c) for c in features.columns), target, {"uri": str(path.resolve())})

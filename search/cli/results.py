@@ -38,46 +38,6 @@ def load_study(study_name: str, storage: str) -> optuna.study.Study:
         raise InputError(f"no study {study_name!r} in the storage; it has: {', '.join(names) or 'none'}") from None
 
 
-def decoder(study: optuna.study.Study):
-    """Trial params → ``{"model": ..., estimator params}``; the raw params if the study's models are unknown here."""
-    from models import SearchSpace
-    from search.errors import SearchError
-    from search.registry import get_model
-
-    names = str((study.user_attrs.get("settings") or {}).get("models", "")).split(",")
-    try:
-        space = SearchSpace([get_model(name) for name in names if name])
-    except (SearchError, ValueError):
-        return dict
-
-    def decode(params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            spec, decoded = space.decode(params)
-        except KeyError:
-            return dict(params)
-        return {"model": spec.name, **decoded} if len(space.specs) > 1 else decoded
-
-    return decode
-
-
-def trials_frame(study: optuna.study.Study) -> pd.DataFrame:
-    """Every trial: number, state, value (complete trials only), partial value (pruned ones), duration, params."""
-    import pandas as pd
-
-    frame = study.trials_dataframe(attrs=("number", "state", "value", "duration"), multi_index=False)
-    if frame.empty:
-        return frame
-    pruned = frame["state"] == "PRUNED"
-    frame.insert(frame.columns.get_loc("value") + 1, "partial", frame["value"].where(pruned))
-    frame["value"] = frame["value"].where(~pruned)
-    frame["duration_s"] = frame.pop("duration").dt.total_seconds()
-    decode = decoder(study)
-    # object: an integer stays one beside a model's missing value, and None (max_depth=None) stays None
-    params = pd.DataFrame([decode(t.params) for t in study.get_trials(deepcopy=False)], index=frame.index,
-                          dtype=object)
-    return pd.concat([frame, params], axis=1)
-
-
 def emit(frame: pd.DataFrame, fmt: defaults.OutputFormat, single: bool = False) -> None:
     """Print ``frame`` as a table, JSON or CSV (``single``: its one row, as key/value pairs or an object)."""
     if fmt is defaults.OutputFormat.csv:
@@ -108,6 +68,7 @@ def best(
     import pandas as pd
 
     from search.tracking import METRICS_ATTRIBUTE_KEY
+    from search.trials import shown_params, space_of
 
     study = load_study(study_name, storage)
     try:
@@ -115,7 +76,7 @@ def best(
     except ValueError:
         raise InputError(f"study {study_name!r} has no completed trial yet") from None
     row: dict[str, Any] = {"study": study_name, "trial": trial.number, "value": trial.value}
-    row.update(decoder(study)(trial.params))
+    row.update(shown_params(space_of(study), trial, seed=True))
     scores = trial.user_attrs.get(METRICS_ATTRIBUTE_KEY, {})
     row.update({k: v for k, v in scores.items() if isinstance(v, (int, float))})
     emit(pd.DataFrame([row]), fmt, single=True)
@@ -131,6 +92,8 @@ def trials(
     ``value`` is the cross-validated score of complete trials; a pruned trial's
     score after its last fold is in ``partial``.
     """
+    from search.trials import trials_frame
+
     study = load_study(study_name, storage)
     frame = trials_frame(study)
     if frame.empty:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from search.study.interrupts import Interrupted, Interrupts
 from search.tracking import METRICS_ATTRIBUTE_KEY, record_failures
+from search.trials import TRIAL_ATTRIBUTE_KEY
 
 if TYPE_CHECKING:
     import optuna
@@ -18,9 +19,6 @@ if TYPE_CHECKING:
     from search.data import Dataset
     from search.evaluation import Scoring
 
-#: Trial user attribute: ``{"seed": ..., "worker": "host:pid"}``, set when a trial starts, so any
-#: result can be reproduced from its run and a trial whose process died can be told from a running one.
-TRIAL_ATTRIBUTE_KEY = "search"
 
 
 def worker_id() -> str:

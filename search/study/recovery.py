@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from search.stores.optuna import stale_trial_retry
-from search.study.objective import TRIAL_ATTRIBUTE_KEY
+from search.trials import TRIAL_ATTRIBUTE_KEY
 
 if TYPE_CHECKING:
     import optuna

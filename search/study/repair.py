@@ -54,8 +54,9 @@ def repair_study(study_name: str, storage_url: str, tracking_uri: str) -> Repair
     from search.stores.optuna import open_storage
     from search.study.config import StudyConfig
     from search.study.recovery import fail_orphans
-    from search.study.runner import SETTINGS_ATTRIBUTE_KEY, run_params_of
+    from search.study.runner import run_params_of
     from search.tracking import STUDY_RUN_ATTRIBUTE_KEY, MLflowCallback
+    from search.trials import SETTINGS_ATTRIBUTE_KEY
 
     prepare_tracking_store(tracking_uri)
     backend = open_storage(storage_url)

@@ -17,7 +17,9 @@ phases, in order:
 from __future__ import annotations
 
 import datetime
+import functools
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +27,13 @@ from search.errors import SearchError
 from search.seeds import offset, seed_or_drawn
 from search.study.config import SETTINGS_THAT_MUST_MATCH, StudyConfig, StudyError
 from search.study.interrupts import Interrupts
-from search.study.objective import TRIAL_ATTRIBUTE_KEY, make_objective, worker_id
+from search.study.objective import make_objective, worker_id
 from search.study.progress import ProgressWatcher, Reporter
 from search.study.recovery import fail_orphans, repairable, worker_of
 from search.study.samplers import make_pruner, make_sampler
 from search.study.workers import Quota, WorkerPool, run_trials
 from search.tracking import process_context
+from search.trials import SETTINGS_ATTRIBUTE_KEY, shown_params
 
 if TYPE_CHECKING:
     import optuna
@@ -38,8 +41,6 @@ if TYPE_CHECKING:
     from search.data import Dataset
     from search.tracking import MLflowCallback, SyncReport
 
-#: Study user attribute holding the settings a resume must match.
-SETTINGS_ATTRIBUTE_KEY = "settings"
 #: Study user attributes starting with this record each command's sampler, pruner and seed.
 STRETCH_ATTRIBUTE_PREFIX = "stretch "
 #: How long the end of a command waits for MLflow to take what is queued.
@@ -186,23 +187,9 @@ def make_callback(plan: StudyPlan, experiment_id: str, background: bool) -> MLfl
     )
 
 
-def run_params_of(config: StudyConfig):
+def run_params_of(config: StudyConfig) -> Callable[[optuna.trial.FrozenTrial], dict[str, Any]]:
     """A trial's params as its run shows them: the estimator's own (not the space's encoding), model, seed."""
-    space = config.space
-
-    def run_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-        try:
-            spec, params = space.decode(trial.params)
-        except KeyError:  # a trial that stopped before drawing its model
-            return dict(trial.params)
-        shown: dict[str, Any] = {"model": spec.name} if len(space.specs) > 1 else {}
-        shown.update(params)
-        seed = (trial.user_attrs.get(TRIAL_ATTRIBUTE_KEY) or {}).get("seed")
-        if seed is not None:
-            shown["seed"] = seed
-        return shown
-
-    return run_params
+    return functools.partial(shown_params, config.space, seed=True)
 
 
 def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOutcome:

@@ -1,0 +1,70 @@
+"""A study's trials as users read them: the estimator's params, states and scores.
+
+One table for ``search trials``, the ``trials.csv`` of the study's run and the
+plots, built on Optuna's ``trials_dataframe`` and pandas.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+    import pandas as pd
+
+    from models import SearchSpace
+
+#: Study user attribute holding the settings the study was made with (and a resume must match).
+SETTINGS_ATTRIBUTE_KEY = "settings"
+#: Trial user attribute: ``{"seed": ..., "worker": "host:pid"}``, set when a trial starts, so any
+#: result can be reproduced from its run and a trial whose process died can be told from a running one.
+TRIAL_ATTRIBUTE_KEY = "search"
+
+
+def space_of(study: optuna.study.Study) -> SearchSpace | None:
+    """The search space a study was made with, from its settings (None if its models are not registered here)."""
+    from models import SearchSpace
+    from search.errors import SearchError
+    from search.registry import get_model
+
+    names = str((study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}).get("models", "")).split(",")
+    try:
+        return SearchSpace([get_model(name) for name in names if name])
+    except (SearchError, ValueError):
+        return None
+
+
+def shown_params(space: SearchSpace | None, trial: optuna.trial.FrozenTrial, seed: bool = False) -> dict[str, Any]:
+    """A trial's params as users see them (and its seed, with ``seed``)."""
+    shown = space.shown(trial.params) if space is not None else dict(trial.params)
+    recorded = (trial.user_attrs.get(TRIAL_ATTRIBUTE_KEY) or {}).get("seed")
+    if seed and recorded is not None:
+        shown["seed"] = recorded
+    return shown
+
+
+def trials_frame(study: optuna.study.Study, scores: bool = False) -> pd.DataFrame:
+    """Every trial: number, state, value (complete trials only), partial value (pruned ones), duration, params.
+
+    With ``scores``, also what each configuration scored refitted on the training split (train_*, test_*).
+    """
+    import pandas as pd
+
+    from search.tracking import METRICS_ATTRIBUTE_KEY
+
+    frame = study.trials_dataframe(attrs=("number", "state", "value", "duration"), multi_index=False)
+    if frame.empty:
+        return frame
+    pruned = frame["state"] == "PRUNED"
+    frame.insert(frame.columns.get_loc("value") + 1, "partial", frame["value"].where(pruned))
+    frame["value"] = frame["value"].where(~pruned)
+    frame["duration_s"] = frame.pop("duration").dt.total_seconds()
+    trials = study.get_trials(deepcopy=False)
+    space = space_of(study)
+    # object: an integer stays one beside a model's missing value, and None (max_depth=None) stays None
+    parts = [frame, pd.DataFrame([shown_params(space, t, seed=True) for t in trials], index=frame.index, dtype=object)]
+    if scores:
+        recorded = [t.user_attrs.get(METRICS_ATTRIBUTE_KEY) or {} for t in trials]
+        numbers = [{k: v for k, v in r.items() if isinstance(v, (int, float))} for r in recorded]
+        parts.append(pd.DataFrame(numbers, index=frame.index))
+    return pd.concat(parts, axis=1)
