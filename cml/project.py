@@ -85,6 +85,11 @@ def number(name: str, kind: type = int) -> int | float | None:
         raise SettingError(f"{name} must be {what}, got {value!r}") from None
 
 
+def register() -> str | None:
+    """``SEARCH_REGISTER``: the registered model each study's best model becomes a version of (blank: none)."""
+    return env("SEARCH_REGISTER") or None
+
+
 def n_trials() -> int | None:
     """``SEARCH_N_TRIALS``: trials each run of the study job adds to each study (blank: the toolkit's default)."""
     return number("SEARCH_N_TRIALS")

@@ -10,6 +10,7 @@ SEARCH_N_TRIALS     trials to add to each study per run (default: 20)
 SEARCH_TIMEOUT      stop starting trials of a study after this many seconds (blank: no limit)
 SEARCH_TRACKING_URI MLflow store (blank: the project's sqlite:///<project>/mlflow.db)
 SEARCH_STORAGE      Optuna storage (blank: the project's sqlite:///<project>/optuna.db)
+SEARCH_REGISTER     registered model each study's best model becomes a version of (blank: none)
 
 Each study is run by `search.study.run_study`, exactly as ``search study MODEL``
 runs it, and reported the same way; running the job again resumes them.
@@ -71,7 +72,7 @@ def make_configs(args: argparse.Namespace, root, tracking_uri: str) -> list:
     configs: dict[str, StudyConfig] = {}
     for model in args.models or project.models():
         config = StudyConfig(models=(model,), n_trials=n_trials, timeout=timeout, storage=project.storage(root),
-                             tracking_uri=tracking_uri)
+                             tracking_uri=tracking_uri, register=project.register())
         configs.setdefault(config.name, config)  # "rf" and "random-forest" are one study
     return list(configs.values())
 

@@ -12,6 +12,11 @@ MODEL = ModelSpec(
         Categorical("weights", default="uniform", choices=("uniform", "distance"), help="How votes are weighted."),
         Categorical("p", default=2, choices=(1, 2), help="Minkowski power: 1 Manhattan, 2 Euclidean."),
     ),
-    # A fitted kNN keeps its search tree; MLflow's skops format must trust it.
-    skops_trusted_types=("sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree"),
+    # A fitted kNN keeps its search tree and distance; MLflow's skops format must trust them.
+    skops_trusted_types=(
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.metrics._dist_metrics.ManhattanDistance64",
+    ),
 )

@@ -1,25 +1,80 @@
-"""Logging a fitted model to a run: MLflow's scikit-learn flavour, safe skops format, signature, example."""
+"""Logging a fitted model: MLflow's scikit-learn flavour, the safe skops format, signature, input example.
+
+The model becomes an MLflow *logged model* of the run (MLflow 3), with its
+scores as the logged model's metrics, linked to the data they were measured on.
+"""
 
 from __future__ import annotations
 
+import time
+import warnings
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from models import ModelSpec
     from search.data import Dataset
+    from search.lineage import Lineage
+
+#: The artifact name of a run's model (``runs:/<run id>/model``).
+MODEL_NAME = "model"
+#: What loading the model needs, pinned to what fitted it (MLflow would otherwise infer it, for seconds).
+REQUIREMENTS = ("scikit-learn", "skops", "numpy", "scipy", "pandas")
 
 
-def log_fitted_model(tracking_uri: str, run_id: str, model: Any, spec: ModelSpec, data: Dataset) -> None:
-    """Log ``model`` (fitted on ``data``) as the ``model`` artifact of run ``run_id``."""
+def requirements() -> list[str]:
+    pinned = []
+    for package in REQUIREMENTS:
+        try:
+            pinned.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return pinned
+
+
+def log_fitted_model(
+    tracking_uri: str,
+    run_id: str,
+    experiment_id: str,
+    model: Any,
+    spec: ModelSpec,
+    data: Dataset,
+    metrics: dict[str, float],
+    lineage: Lineage | None = None,
+) -> str:
+    """Log ``model`` (fitted on ``data``'s named features) on run ``run_id``; its logged model's id.
+
+    ``metrics`` become the logged model's (and the run's) metrics; a ``test_*``
+    metric is linked to the test split, the others to the training split.
+    """
     import mlflow
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
     from mlflow.models import infer_signature
 
-    signature = infer_signature(data.X_train, model.predict(data.X_train[:5]))
-    mlflow.set_tracking_uri(tracking_uri)
-    with mlflow.start_run(run_id=run_id):
+    client = MlflowClient(tracking_uri)
+    example = data.features("train").iloc[:5]
+    logged = client.create_logged_model(experiment_id, name=MODEL_NAME, source_run_id=run_id,
+                                        tags={"model": spec.name})
+    mlflow.set_tracking_uri(tracking_uri)  # the flavour's logging reads MLflow's global URI
+    with warnings.catch_warnings():  # integer labels: MLflow hints at missing values; predictions have none
+        warnings.simplefilter("ignore", UserWarning)
         mlflow.sklearn.log_model(
             model,
-            name="model",
-            signature=signature,
+            name=MODEL_NAME,
+            run_id=run_id,
+            model_id=logged.model_id,
+            signature=infer_signature(example, model.predict(example)),
+            input_example=example,
             skops_trusted_types=list(spec.skops_trusted_types) or None,
+            pip_requirements=requirements(),
         )
+    now = int(time.time() * 1000)
+    linked = []
+    for key, value in metrics.items():
+        split = (lineage.test if key.startswith("test_") else lineage.training) if lineage is not None else None
+        linked.append(Metric(key, value, now, 0, model_id=logged.model_id,
+                             dataset_name=split["name"] if split is not None else None,
+                             dataset_digest=split["digest"] if split is not None else None))
+    client.log_batch(run_id, metrics=linked)
+    return logged.model_id

@@ -49,6 +49,12 @@ class DataSpec:
         """How the study's settings name the data."""
         return self.source if self.target is None else f"{self.source} (target={self.target})"
 
+    @classmethod
+    def from_label(cls, label: str, test_size: float, split_seed: int) -> DataSpec:
+        """The spec a study's settings name (the inverse of `label`)."""
+        source, _, target = label.partition(" (target=")
+        return cls(source, target[:-1] if target.endswith(")") else None, test_size, split_seed)
+
     def load(self) -> Dataset:
         """The data, split into train and test, stratified by class."""
         raw = _load(self.source, self.target)

@@ -118,18 +118,25 @@ def cross_validate(
     return Evaluation(cv_score=float(np.mean(scores)), cv_std=float(np.std(scores)), fold_scores=scores)
 
 
-def fit_and_score(pipeline: Pipeline, data: Dataset, metric: str = defaults.METRIC) -> tuple[Any, dict[str, float]]:
-    """Fit on the whole training split; train and test scores as the original scripts named them."""
+def fit_and_score(
+    pipeline: Pipeline, data: Dataset, metric: str = defaults.METRIC, named: bool = False
+) -> tuple[Any, dict[str, float]]:
+    """Fit on the whole training split; train and test scores as the original scripts named them.
+
+    ``named``: fit on the features with their column names, so the model knows
+    them (a model someone will load and feed a table to).
+    """
     from sklearn.base import clone
     from sklearn.metrics import get_scorer
 
+    X_train, X_test = (data.features("train"), data.features("test")) if named else (data.X_train, data.X_test)
     started = time.perf_counter()
-    model = clone(pipeline).fit(data.X_train, data.y_train)
+    model = clone(pipeline).fit(X_train, data.y_train)
     metrics = {"fit_time": time.perf_counter() - started}
     for name in dict.fromkeys(("accuracy", metric)):
         scorer = get_scorer(name)
-        metrics[f"train_{name}"] = float(scorer(model, data.X_train, data.y_train))
-        metrics[f"test_{name}"] = float(scorer(model, data.X_test, data.y_test))
+        metrics[f"train_{name}"] = float(scorer(model, X_train, data.y_train))
+        metrics[f"test_{name}"] = float(scorer(model, X_test, data.y_test))
     return model, metrics
 
 
@@ -138,10 +145,11 @@ def evaluate(
     data: Dataset,
     scoring: Scoring,
     on_fold: Callable[[int, list[float]], None] | None = None,
+    named: bool = False,
 ) -> Evaluation:
     """Cross-validate, then fit on the training split and score train and test."""
     result = cross_validate(pipeline, data, scoring, on_fold)
-    result.model, result.metrics = fit_and_score(pipeline, data, scoring.metric)
+    result.model, result.metrics = fit_and_score(pipeline, data, scoring.metric, named)
     result.metrics[scoring.cv_name] = result.cv_score
     result.metrics[f"{scoring.cv_name}_std"] = result.cv_std
     return result

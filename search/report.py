@@ -138,6 +138,12 @@ def summary(outcome: StudyOutcome, ui: str | None = None) -> list[str]:
         lines += [f"  {error}" for error in outcome.worker_errors]
     if outcome.repaired:
         lines.append(f"Repaired MLflow: {outcome.repaired.describe()}.")
+    if outcome.delivered is not None:
+        lines += outcome.delivered.lines(config.scoring.metric)
+    if outcome.delivery_error is not None:
+        lines.append(f"Best model: not logged ({outcome.delivery_error})")
+    elif outcome.interrupted and config.log_model:
+        lines.append("Best model: not refitted (interrupted); the next run of the study will.")
     if outcome.unlogged:
         lines.append(f"Warning: MLflow did not take trials {numbers_text(outcome.unlogged)} (the tracking store "
                      "is unreachable). They are safe in the Optuna storage; once the store is back, log them with:")

@@ -31,7 +31,9 @@ TASK_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
 }
 OTHER_TASK_TYPES = {"run_session", "create_model", "build_model", "deploy_model"}
 #: The settings a user may change at launch, each read by cml/run_studies.py or cml/mlflow_ui.py.
-PROJECT_VARIABLES = {"SEARCH_MODELS", "SEARCH_N_TRIALS", "SEARCH_TIMEOUT", "SEARCH_TRACKING_URI", "SEARCH_STORAGE"}
+PROJECT_VARIABLES = {
+    "SEARCH_MODELS", "SEARCH_N_TRIALS", "SEARCH_TIMEOUT", "SEARCH_TRACKING_URI", "SEARCH_STORAGE", "SEARCH_REGISTER",
+}
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 import project
-from conftest import free_port, require_system
+from conftest import free_port, page_text
 
 pytestmark = pytest.mark.slow
 
@@ -312,11 +312,7 @@ def test_ui_serves_the_cml_host_header(launch: Launch) -> None:
 
 
 @pytest.mark.system
-def test_browser_shows_the_study_experiment_and_its_runs(launch: Launch, tmp_path: Path) -> None:
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    require_system(bool(chromium and chromedriver), "chromium, chromedriver: apt-get install chromium chromium-driver")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+def test_browser_shows_the_study_experiment_and_its_runs(launch: Launch, browser) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -324,14 +320,7 @@ def test_browser_shows_the_study_experiment_and_its_runs(launch: Launch, tmp_pat
     parents, by_parent = study_runs(launch.app.port, experiment_id)
     parent_id = parents[0]["info"]["run_id"]
     child_ids = {run["info"]["run_id"] for run in by_parent[parent_id]}
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,900"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
+    driver = browser
     try:
         # A first-time visitor opens the application's front page and clicks the study's experiment:
         # they land on its training runs, not on MLflow's GenAI overview ("Traces 0").
@@ -343,22 +332,15 @@ def test_browser_shows_the_study_experiment_and_its_runs(launch: Launch, tmp_pat
         def rows() -> set[str]:
             return {row.get_attribute("row-id") for row in driver.find_elements(By.CSS_SELECTOR, "[role=row][row-id]")}
 
-        wait.until(lambda d: parent_id in rows() and f"{1 + len(child_ids)} matching runs" in body_text(d))
+        wait.until(lambda d: parent_id in rows() and f"{1 + len(child_ids)} matching runs" in page_text(d))
         assert "genai" not in driver.current_url and f"/experiments/{experiment_id}" in driver.current_url
-        assert "knn" in body_text(driver)
+        assert "knn" in page_text(driver)
         parent_row = driver.find_element(By.CSS_SELECTOR, f"[role=row][row-id='{parent_id}']")
         parent_row.find_element(By.CSS_SELECTOR, "button[data-component-id*='runnamecellrenderer']").click()
         wait.until(lambda d: child_ids <= rows())  # the study run expands into one row per trial
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "cml-mlflow-ui.png"))
-        driver.quit()
-
-
-def body_text(driver) -> str:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.TAG_NAME, "body").text
 
 
 def test_running_the_study_job_again_resumes_the_studies(launch: Launch) -> None:

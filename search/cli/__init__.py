@@ -20,6 +20,8 @@ from typing import Annotated
 import typer
 
 from search.cli.models import models
+from search.cli.plot import plot
+from search.cli.predict import predict
 from search.cli.results import best, trials
 from search.cli.run import run_app
 from search.cli.study import study
@@ -58,6 +60,8 @@ app.command()(study)
 app.command()(best)
 app.command()(trials)
 app.command()(sync)
+app.command()(predict)
+app.command()(plot)
 app.command()(ui)
 app.add_typer(run_app, name="run")
 
@@ -75,9 +79,11 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: every error a user can cause ends in one line on stderr and an exit code."""
     from models import ParamError
     from search.errors import SearchError
+    from search.lineage import record_command
     from search.stores.mlflow import quiet_mlflow
 
     quiet_mlflow()
+    record_command(["search", *(sys.argv[1:] if argv is None else argv)])
     warnings.formatwarning = _warning_line
     try:
         result = typer.main.get_command(app).main(args=argv, prog_name="search", standalone_mode=False)

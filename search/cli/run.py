@@ -21,6 +21,11 @@ RunsExperiment = Annotated[
     str | None, typer.Option("--experiment", help="MLflow experiment (default: <model>-runs, apart from studies).")
 ]
 LogModel = Annotated[bool, typer.Option("--log-model/--no-log-model", help="Log the fitted model.")]
+Register = Annotated[
+    str | None,
+    typer.Option("--register", envvar="SEARCH_REGISTER", metavar="NAME",
+                 help="Register the model as a version of NAME (NAME@champion if it scores higher)."),
+]
 
 
 class RunGroup(TyperGroup):
@@ -91,6 +96,8 @@ def _model_command(spec: ModelSpec) -> Any:
               + ", ".join(f"{k}={v}" for k, v in outcome.params.items()))
         for name in sorted(outcome.metrics):
             print(f"  {name} = {outcome.metrics[name]:.4f}")
+        if outcome.registration is not None:
+            print(f"Registry: {outcome.registration.describe()}")
 
     model_options = [
         inspect.Parameter(
@@ -114,6 +121,7 @@ def _model_command(spec: ModelSpec) -> Any:
         ("tracking_uri", opt.TrackingUri, None),
         ("experiment", RunsExperiment, None),
         ("log_model", LogModel, True),
+        ("register", Register, None),
     ]
     context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
     keyword = inspect.Parameter.KEYWORD_ONLY

@@ -48,6 +48,16 @@ def study(
         int, typer.Option("--workers", help="Worker processes sharing the study (use the cores; see README).")
     ] = 1,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress.")] = True,
+    log_model: Annotated[
+        bool,
+        typer.Option("--log-model/--no-log-model", help="Refit the best configuration; log it on the study's run."),
+    ] = True,
+    register: Annotated[
+        str | None,
+        typer.Option("--register", envvar="SEARCH_REGISTER", metavar="NAME",
+                     help="Register the best model as a version of NAME; it becomes NAME@champion if it scores "
+                     "higher than the champion on the same metric and data."),
+    ] = None,
 ) -> None:
     """Run (or resume) a study, every trial logged to MLflow.
 
@@ -67,7 +77,7 @@ def study(
         models=tuple(models), n_trials=n_trials, timeout=timeout, study_name=study_name, storage=storage,
         tracking_uri=tracking_uri, experiment=experiment, sampler=sampler, pruner=pruner, seed=seed,
         data=DataSpec(data, target, test_size, split_seed), scoring=Scoring(metric, cv), n_jobs=n_jobs,
-        workers=workers,
+        workers=workers, log_model=log_model, register=register,
     )
     reporter = ConsoleReporter(bar=progress and sys.stderr.isatty(), quiet=not progress)
     outcome = run_study(config, reporter)

@@ -9,6 +9,7 @@ from typing import Any
 
 from models import ModelSpec, SearchSpace
 from search import defaults
+from search.best_model import check_registered_name
 from search.data import DataSpec
 from search.errors import InputError
 from search.evaluation import Scoring
@@ -43,6 +44,8 @@ class StudyConfig:
         data, scoring: What each configuration is trained and scored on.
         n_jobs: Threads running trials in each worker process.
         workers: Worker processes sharing the study.
+        log_model: Refit the best configuration and log it on the study's run.
+        register: Register that model as a version of this registered model (``champion`` if better).
     """
 
     models: tuple[str, ...]
@@ -59,6 +62,8 @@ class StudyConfig:
     scoring: Scoring = field(default_factory=Scoring)
     n_jobs: int = 1
     workers: int = 1
+    log_model: bool = True
+    register: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # a frozen dataclass normalises its own fields once, here
@@ -79,6 +84,9 @@ class StudyConfig:
         if not self.models:
             raise StudyError("name at least one model to tune (see 'search models')")
         check_seed(self.seed)
+        check_registered_name(self.register)
+        if self.register is not None and not self.log_model:
+            raise StudyError("--register needs the best model logged: drop --no-log-model")
         check_storage_url(self.storage)
         set_(self, "space", SearchSpace([get_model(name) for name in self.models]))
         for option, name in (("--study-name", self.name), ("--experiment", self.experiment or "")):

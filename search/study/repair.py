@@ -14,6 +14,7 @@ from search.errors import InputError
 if TYPE_CHECKING:
     import optuna
 
+    from search.best_model import Delivered
     from search.tracking import SyncReport
 
 
@@ -27,6 +28,8 @@ class RepairOutcome:
     report: SyncReport
     failed_orphans: list[int] = field(default_factory=list)
     ended_study_run: str | None = None
+    delivered: Delivered | None = None
+    metric: str = "accuracy"
 
     def lines(self) -> list[str]:
         lines = []
@@ -39,6 +42,8 @@ class RepairOutcome:
             lines.append(f"Left trials {numbers} to the process that ran them, which is still running.")
         if self.ended_study_run:
             lines.append(f"Ended the study run, left RUNNING, as {self.ended_study_run}.")
+        if self.delivered is not None:
+            lines += self.delivered.lines(self.metric)
         return lines
 
 
@@ -47,8 +52,10 @@ def repair_study(study_name: str, storage_url: str, tracking_uri: str) -> Repair
     import optuna
     from mlflow import MlflowClient
 
+    from search.best_model import deliver
     from search.data import DataSpec
     from search.evaluation import Scoring
+    from search.lineage import lineage
     from search.stores.mlflow import experiment_id as find_experiment
     from search.stores.mlflow import prepare_tracking_store
     from search.stores.optuna import open_storage
@@ -68,10 +75,12 @@ def repair_study(study_name: str, storage_url: str, tracking_uri: str) -> Repair
     settings = study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}
     if "models" not in settings:
         raise InputError(f"study {study_name!r} was not made by 'search study' (it has no settings to log it with)")
+    data = DataSpec.from_label(str(settings.get("data", "synthetic")), float(settings.get("test_size", 0.25)),
+                               int(settings.get("split_seed", 123)))
     config = StudyConfig(
         models=tuple(str(settings["models"]).split(",")), study_name=study_name, storage=storage_url,
         tracking_uri=tracking_uri, scoring=Scoring(settings.get("metric", "accuracy"), int(settings.get("cv", 5))),
-        data=DataSpec(test_size=float(settings.get("test_size", 0.25))),
+        data=data,
     )
     client = MlflowClient(tracking_uri)
     run_id = study.user_attrs.get(STUDY_RUN_ATTRIBUTE_KEY)
@@ -93,6 +102,11 @@ def repair_study(study_name: str, storage_url: str, tracking_uri: str) -> Repair
         report = callback.sync(study)
         outcome = RepairOutcome(study, experiment, callback.study_run_id(study), report, orphans)
         running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        outcome.metric = config.scoring.metric
+        if not running:  # the best model is made current once no trial runs
+            dataset = data.load()
+            outcome.delivered = deliver(study, config.space, config.scoring, dataset, lineage(dataset), tracking_uri,
+                                        experiment, outcome.study_run_id)
         if not running and client.get_run(outcome.study_run_id).info.status == "RUNNING":
             callback.end_study_run(study, "KILLED")  # its command died: nothing runs the study now
             outcome.ended_study_run = "KILLED"

@@ -38,7 +38,9 @@ from search.trials import SETTINGS_ATTRIBUTE_KEY, shown_params
 if TYPE_CHECKING:
     import optuna
 
+    from search.best_model import Delivered
     from search.data import Dataset
+    from search.lineage import Lineage
     from search.tracking import MLflowCallback, SyncReport
 
 #: Study user attributes starting with this record each command's sampler, pruner and seed.
@@ -85,6 +87,8 @@ class StudyOutcome:
     study_run_id: str
     unlogged: list[int] = field(default_factory=list)
     repaired: SyncReport | None = None
+    delivered: Delivered | None = None
+    delivery_error: str | None = None
     recovered: list[int] = field(default_factory=list)
     interrupted: bool = False
     worker_errors: list[str] = field(default_factory=list)
@@ -169,8 +173,10 @@ def open_study(plan: StudyPlan, storage: Any, slot: int = 0) -> optuna.study.Stu
     return study
 
 
-def make_callback(plan: StudyPlan, experiment_id: str, background: bool) -> MLflowCallback:
-    """The MLflow tracking of the study's trials, in the layout ``search study`` writes."""
+def make_callback(
+    plan: StudyPlan, experiment_id: str, background: bool, tags: dict[str, str] | None = None
+) -> MLflowCallback:
+    """The MLflow tracking of the study's trials, in the layout ``search study`` writes; ``tags`` on every run."""
     from search.tracking import MLflowCallback
 
     config = plan.config
@@ -178,10 +184,11 @@ def make_callback(plan: StudyPlan, experiment_id: str, background: bool) -> MLfl
         tracking_uri=plan.tracking_uri,
         metric_name=config.scoring.cv_name,
         create_experiment=False,
-        mlflow_kwargs={"experiment_id": experiment_id},
+        mlflow_kwargs={"experiment_id": experiment_id, "tags": dict(tags or {})},
         tag_trial_user_attrs=False,
         study_run=True,
         study_run_params={**config.settings(), "seed": plan.seed},
+        study_run_tags=tags,
         run_params=run_params_of(config),
         background=background,
     )
@@ -199,6 +206,9 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
     stores, the study and its MLflow parent run are made once, before they start.
     Raises `StudyFailed` (after the summary) when every trial it ran failed.
     """
+    from mlflow import MlflowClient
+
+    from search.lineage import lineage, provenance_tags
     from search.stores.mlflow import experiment_id as find_experiment
     from search.stores.mlflow import prepare_tracking_store
     from search.stores.optuna import open_storage
@@ -212,13 +222,16 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
     study = open_study(plan, open_storage(config.storage, heartbeat=True))
     recovered = fail_orphans(study)
     experiment_id = find_experiment(plan.tracking_uri, plan.experiment)
-    callback = make_callback(plan, experiment_id, background=config.workers == 1)
+    data = lineage(plan.data)
+    tags = {**provenance_tags(), **data.tags()}
+    callback = make_callback(plan, experiment_id, background=config.workers == 1, tags=tags)
     try:
         study_run_id = callback.study_run_id(study)
-        callback.tag_study_run(study, {f"stretch {plan.started}": _describe(plan.stretch())})
+        callback.tag_study_run(study, {**tags, f"stretch {plan.started}": _describe(plan.stretch())})
+        data.log(MlflowClient(plan.tracking_uri), study_run_id)
         outcome = StudyOutcome(plan, study, 0, experiment_id, study_run_id, recovered=recovered)
         failure, own = _run_workers(outcome, callback, reporter)
-        _finish_tracking(outcome, callback, own, failed=failure is not None)
+        _finish_tracking(outcome, callback, own, failed=failure is not None, lineage=data)
     finally:
         callback.close(timeout=FLUSH_SECONDS, warn=False)
     outcome.failure = _all_failed(study, own, plan.trials_before)
@@ -227,6 +240,8 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
         raise failure
     if outcome.failure is not None and not outcome.interrupted:
         raise StudyFailed(outcome.failure)
+    if outcome.delivery_error is not None:
+        raise SearchError(f"the study ran, but its best model could not be logged: {outcome.delivery_error}")
     return outcome
 
 
@@ -272,8 +287,11 @@ def _run_workers(
     return failure, {worker_id(), *(pool.worker_ids() if pool is not None else ())}
 
 
-def _finish_tracking(outcome: StudyOutcome, callback: MLflowCallback, own: set[str], failed: bool) -> None:
-    """Write what is queued, mend what a crash or an interrupt left, and end the parent run."""
+def _finish_tracking(
+    outcome: StudyOutcome, callback: MLflowCallback, own: set[str], failed: bool, lineage: Lineage
+) -> None:
+    """Write what is queued, mend what a crash or an interrupt left, deliver the best model, end the parent run."""
+    from search.best_model import deliver
     from search.tracking import UnloggedTrialsWarning, one_line
 
     try:
@@ -282,6 +300,14 @@ def _finish_tracking(outcome: StudyOutcome, callback: MLflowCallback, own: set[s
             outcome.repaired = callback.sync(outcome.study, repair=repairable(own))
     except Exception as error:  # the store failed meanwhile: `search sync` will do it
         warnings.warn(f"could not repair the study's runs: {one_line(error)}", UnloggedTrialsWarning, stacklevel=2)
+    plan = outcome.plan
+    if not (outcome.interrupted or outcome.unlogged or failed):
+        try:
+            outcome.delivered = deliver(outcome.study, plan.config.space, plan.config.scoring, plan.data, lineage,
+                                        plan.tracking_uri, outcome.experiment_id, outcome.study_run_id,
+                                        plan.config.log_model, plan.config.register)
+        except Exception as error:  # reported after the summary; the trials are all kept and logged
+            outcome.delivery_error = one_line(error)
     if outcome.interrupted:
         status = "KILLED"
     elif failed or outcome.worker_errors:

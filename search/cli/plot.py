@@ -1,0 +1,35 @@
+"""``search plot``: a study's figures as PNG files, for users without the MLflow UI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from search import defaults
+from search.cli import options as opt
+from search.cli.results import StudyName
+
+
+def plot(
+    study_name: StudyName,
+    output: Annotated[Path, typer.Option("--output", help="Folder for the PNG files.")] = Path("plots"),
+    storage: opt.Storage = defaults.STORAGE,
+) -> None:
+    """Write a study's figures (history, importances, ...) as PNG files.
+
+    The same figures a study logs on its run: optimisation history, parameter
+    importances, parallel coordinates, slices (per model, and of the model
+    choice, in a study of several).
+    """
+    from search.cli.results import load_study
+    from search.plots import write_figures
+    from search.trials import space_of
+
+    study = load_study(study_name, storage)
+    written, skipped = write_figures(study, space_of(study), output)
+    for path in written:
+        print(f"wrote {path}")
+    for line in skipped:
+        print(line)

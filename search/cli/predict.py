@@ -1,0 +1,43 @@
+"""``search predict``: a logged model's predictions for a CSV file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from search import defaults
+from search.cli import options as opt
+
+
+def predict(
+    model: Annotated[
+        str,
+        typer.Argument(help="models:/NAME@champion, models:/NAME/VERSION, runs:/RUN/model, or a study's name."),
+    ],
+    data: Annotated[Path, typer.Option("--data", help="A CSV file with the model's feature columns.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write the predictions here (default: stdout).")
+    ] = None,
+    tracking_uri: opt.TrackingUri = None,
+    storage: opt.Storage = defaults.STORAGE,
+) -> None:
+    """Predict with a logged model, for each row of a CSV file.
+
+    Prints a CSV: the prediction, then each class's probability. The file must
+    have exactly the columns the model was trained on.
+    """
+    import mlflow
+
+    from search.predict import model_uri, predict_csv
+    from search.stores.urls import resolve_storage, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)  # models:/ and runs:/ URIs are read from this store
+    predictions = predict_csv(model_uri(model, uri, resolve_storage(storage)), data)
+    if output is None:
+        print(predictions.to_csv(index=False), end="")
+    else:
+        predictions.to_csv(output, index=False)
+        print(f"Wrote {len(predictions)} predictions to {output}")
