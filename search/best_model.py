@@ -10,7 +10,7 @@ see `search.champion`). A resume that finds nothing better logs no new model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import optuna
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from search.data import Dataset
     from search.evaluation import Scoring
     from search.lineage import Lineage
+    from search.plots import FigureProcess
 
 #: Tags on the study's run: the trial its model was refitted from, and the logged model's id.
 BEST_TRIAL_TAG, BEST_MODEL_TAG = "best_model.trial", "best_model.id"
@@ -74,24 +75,55 @@ def deliver(
     run_id: str,
     log_model: bool = True,
     register: str | None = None,
+    figures: FigureProcess | None = None,
 ) -> Delivered:
-    """Explain the study on its run, and refit, log (and register) its best model if it changed."""
+    """Explain the study on its run, and refit, log (and register) its best model if it changed.
+
+    With ``figures``, that process draws the figures meanwhile; else they are drawn here first.
+    """
     from mlflow import MlflowClient
 
-    from search.artifacts import log_fitted_model
-    from search.evaluation import fit_and_score
-    from search.plots import log_figures
-    from search.trials import TRIAL_ATTRIBUTE_KEY, trials_frame
+    from search.plots import log_explanation
 
     client = MlflowClient(tracking_uri)
-    delivered = Delivered(skipped=log_figures(client, run_id, study, space))
-    client.log_text(run_id, trials_frame(study, scores=True).to_csv(index=False), "trials.csv")
+    if figures is None:
+        delivered = Delivered(skipped=log_explanation(client, run_id, study, space))
+    else:
+        figures.draw()
+        delivered = Delivered()
+    try:
+        _deliver_model(delivered, client, study, space, scoring, data, lineage, tracking_uri, experiment_id, run_id,
+                       log_model, register)
+    finally:
+        if figures is not None:
+            delivered.skipped = figures.result()
+    return delivered
+
+
+def _deliver_model(
+    delivered: Delivered,
+    client: Any,
+    study: optuna.study.Study,
+    space: SearchSpace,
+    scoring: Scoring,
+    data: Dataset,
+    lineage: Lineage,
+    tracking_uri: str,
+    experiment_id: str,
+    run_id: str,
+    log_model: bool,
+    register: str | None,
+) -> None:
+    from search.artifacts import log_fitted_model
+    from search.evaluation import fit_and_score
+    from search.trials import TRIAL_ATTRIBUTE_KEY
+
     try:
         best = study.best_trial
     except ValueError:  # no complete trial: nothing to refit
-        return delivered
+        return
     if not log_model:
-        return delivered
+        return
     tags = client.get_run(run_id).data.tags
     delivered.trial = best.number
     if tags.get(BEST_TRIAL_TAG) == str(best.number) and tags.get(BEST_MODEL_TAG):
@@ -118,17 +150,16 @@ def deliver(
         if test is not None:
             version_tags["test_score"] = test
         delivered.registration = register_version(client, register, delivered.model_id, run_id, version_tags)
-    return delivered
 
 
-def _registered(client: object, name: str, model_id: str) -> bool:
+def _registered(client: Any, name: str, model_id: str) -> bool:
     """Whether logged model ``model_id`` is already a version of ``name``."""
     from mlflow.exceptions import MlflowException
 
     from search.tracking import quote
 
     try:
-        versions = client.search_model_versions(f"name = {quote(name)}")  # type: ignore[attr-defined]
+        versions = client.search_model_versions(f"name = {quote(name)}")
     except MlflowException:
         return False
     return any(v.source == f"models:/{model_id}" for v in versions)

@@ -8,6 +8,7 @@ study has too few trials for is skipped with a line saying why, never an error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -133,3 +134,81 @@ def write_figures(study: optuna.study.Study, space: SearchSpace | None, folder: 
         plt.close(made.figure)
         written.append(path)
     return written, skipped
+
+
+def log_explanation(client: Any, run_id: str, study: optuna.study.Study, space: SearchSpace | None) -> list[str]:
+    """The figures and ``trials.csv`` on run ``run_id``; the lines saying which figures were skipped."""
+    from search.trials import trials_frame
+
+    skipped = log_figures(client, run_id, study, space)
+    client.log_text(run_id, trials_frame(study, scores=True).to_csv(index=False), "trials.csv")
+    return skipped
+
+
+class FigureProcess:
+    """Draws and logs a study's figures and ``trials.csv`` in another process.
+
+    Started when the trials start, it imports matplotlib while they run, and at
+    the end draws while this process refits and logs the best model: the two
+    take turns on two cores instead of adding up. It ignores Ctrl-C and SIGTERM;
+    its owner tells it to draw, or to stop.
+    """
+
+    def __init__(self, context: Any, storage_url: str, study_name: str, tracking_uri: str, run_id: str) -> None:
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=_serve_figures, args=(child, storage_url, study_name, tracking_uri,
+                                                                     run_id), name="figures", daemon=True)
+        self._process.start()
+
+    def draw(self) -> None:
+        self._pipe.send("draw")
+
+    def result(self, timeout: float = 120.0) -> list[str]:
+        """The lines saying which figures were skipped; raises if the process could not log them."""
+        try:
+            if not self._pipe.poll(timeout):
+                raise RuntimeError(f"the figures were not drawn within {timeout:.0f} s")
+            kind, value = self._pipe.recv()
+        except EOFError:
+            raise RuntimeError("the process drawing the figures stopped") from None
+        finally:
+            self.close()
+        if kind == "error":
+            raise RuntimeError(value)
+        return value
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            with contextlib.suppress(OSError):
+                self._pipe.send("stop")
+            self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+def _serve_figures(pipe: Any, storage_url: str, study_name: str, tracking_uri: str, run_id: str) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib.pyplot  # noqa: F401 - imported now, while the trials run
+    import optuna.importance
+    import optuna.visualization.matplotlib
+
+    if pipe.recv() != "draw":
+        return
+    try:
+        import optuna
+        from mlflow import MlflowClient
+
+        from search.stores.optuna import open_storage
+        from search.trials import space_of
+
+        study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url, read_only=True))
+        pipe.send(("done", log_explanation(MlflowClient(tracking_uri), run_id, study, space_of(study))))
+    except Exception as error:
+        from search.tracking import one_line
+
+        pipe.send(("error", one_line(error)))

@@ -59,7 +59,9 @@ def trials_frame(study: optuna.study.Study, scores: bool = False) -> pd.DataFram
     frame.insert(frame.columns.get_loc("value") + 1, "partial", frame["value"].where(pruned))
     frame["value"] = frame["value"].where(~pruned)
     frame["duration_s"] = frame.pop("duration").dt.total_seconds()
-    trials = study.get_trials(deepcopy=False)
+    # Trials other workers add meanwhile are not in the frame: take the frame's, by number.
+    by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+    trials = [by_number[number] for number in frame["number"]]
     space = space_of(study)
     # object: an integer stays one beside a model's missing value, and None (max_depth=None) stays None
     parts = [frame, pd.DataFrame([shown_params(space, t, seed=True) for t in trials], index=frame.index, dtype=object)]

@@ -23,7 +23,7 @@ def test_command_list_is_not_cut_short(search_cli):
     result = search_cli("--help")
     commands = result.stdout.split("Commands:")[1].splitlines()
     assert [line.split()[0] for line in commands if line.strip()] == [
-        "models", "study", "best", "trials", "sync", "ui", "run"
+        "models", "study", "best", "trials", "sync", "predict", "plot", "ui", "run"
     ]
     assert not any(line.rstrip().endswith("...") for line in commands), result.stdout
 

@@ -26,7 +26,9 @@ def test_knn_run_logs_params_scores_and_a_loadable_model(search_cli, client, tra
     model = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
     data = load_dataset()
     assert model.named_steps["model"].n_neighbors == 3
-    assert (model.predict(data.X_test) == data.y_test).mean() == pytest.approx(run.data.metrics["test_accuracy"])
+    assert (model.predict(data.features("test")) == data.y_test).mean() == pytest.approx(
+        run.data.metrics["test_accuracy"]
+    )
 
 
 def test_random_forest_run_with_alias_and_unlimited_depth(search_cli, client, tracking_uri):

@@ -17,7 +17,6 @@ from mlflow import MlflowClient
 from conftest import REPO, SEARCH, cli_env, experiment_runs, page_text
 from search.data import DataSpec
 
-
 ARTIFACTS = REPO / "test-artifacts"
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from search.best_model import Delivered
     from search.data import Dataset
     from search.lineage import Lineage
+    from search.plots import FigureProcess
     from search.tracking import MLflowCallback, SyncReport
 
 #: Study user attributes starting with this record each command's sampler, pruner and seed.
@@ -93,6 +95,9 @@ class StudyOutcome:
     interrupted: bool = False
     worker_errors: list[str] = field(default_factory=list)
     failure: str | None = None
+    #: Seconds each phase took: ``prepare`` (inputs, stores, parent run), ``trials``, ``tracking`` (writing
+    #: and repairing runs), ``deliver`` (figures, best model, registration).
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def plan_study(config: StudyConfig) -> StudyPlan:
@@ -214,6 +219,7 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
     from search.stores.optuna import open_storage
 
     reporter = reporter or Reporter()
+    started = time.monotonic()
     plan = plan_study(config)
     inspect_stores(plan)
     reporter.start(plan)
@@ -230,8 +236,13 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
         callback.tag_study_run(study, {**tags, f"stretch {plan.started}": _describe(plan.stretch())})
         data.log(MlflowClient(plan.tracking_uri), study_run_id)
         outcome = StudyOutcome(plan, study, 0, experiment_id, study_run_id, recovered=recovered)
-        failure, own = _run_workers(outcome, callback, reporter)
-        _finish_tracking(outcome, callback, own, failed=failure is not None, lineage=data)
+        outcome.timings["prepare"] = time.monotonic() - started
+        failure, own, figures = _run_workers(outcome, callback, reporter)
+        try:
+            _finish_tracking(outcome, callback, own, failed=failure is not None, lineage=data, figures=figures)
+        finally:
+            if figures is not None:
+                figures.close()
     finally:
         callback.close(timeout=FLUSH_SECONDS, warn=False)
     outcome.failure = _all_failed(study, own, plan.trials_before)
@@ -247,8 +258,15 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
 
 def _run_workers(
     outcome: StudyOutcome, callback: MLflowCallback, reporter: Reporter
-) -> tuple[BaseException | None, set[str]]:
-    """This process and the other workers run trials until the quota is done; the unexpected error, if any."""
+) -> tuple[BaseException | None, set[str], FigureProcess | None]:
+    """This process and the other workers run trials until the quota is done.
+
+    Returns the unexpected error, if any, this command's workers, and the
+    process that will draw the study's figures (started now, so its imports
+    overlap the trials).
+    """
+    from search.plots import FigureProcess
+
     plan, study = outcome.plan, outcome.study
     config = plan.config
     context = process_context()
@@ -263,6 +281,7 @@ def _run_workers(
             outcome.recovered.extend(fail_orphans(study, dead=[worker]))
 
         pool = WorkerPool(context, _work_in_process, args, range(1, config.workers), on_death=on_death)
+    figures = FigureProcess(context, config.storage, config.name, plan.tracking_uri, outcome.study_run_id)
 
     def stop() -> None:
         quota.stop()
@@ -270,6 +289,7 @@ def _run_workers(
             pool.signal()  # they end the trial they are fitting, as this process does
 
     failure: BaseException | None = None
+    started = time.monotonic()
     interrupts = Interrupts(stop=stop, second=pool.kill if pool is not None else None)
     with interrupts, ProgressWatcher(study, reporter, quota):
         try:
@@ -281,19 +301,26 @@ def _run_workers(
             failure = error
         finally:
             worker_errors = pool.join() if pool is not None else []
+    outcome.timings["trials"] = time.monotonic() - started
     outcome.added = quota.finished
     outcome.interrupted = interrupts.signalled
     outcome.worker_errors = [str(error) for error in worker_errors]
-    return failure, {worker_id(), *(pool.worker_ids() if pool is not None else ())}
+    return failure, {worker_id(), *(pool.worker_ids() if pool is not None else ())}, figures
 
 
 def _finish_tracking(
-    outcome: StudyOutcome, callback: MLflowCallback, own: set[str], failed: bool, lineage: Lineage
+    outcome: StudyOutcome,
+    callback: MLflowCallback,
+    own: set[str],
+    failed: bool,
+    lineage: Lineage,
+    figures: FigureProcess | None = None,
 ) -> None:
     """Write what is queued, mend what a crash or an interrupt left, deliver the best model, end the parent run."""
     from search.best_model import deliver
     from search.tracking import UnloggedTrialsWarning, one_line
 
+    started = time.monotonic()
     try:
         outcome.unlogged = callback.flush(FLUSH_SECONDS, warn=False)  # the summary says which, and what to do
         if not outcome.unlogged:  # the store takes writes
@@ -301,13 +328,16 @@ def _finish_tracking(
     except Exception as error:  # the store failed meanwhile: `search sync` will do it
         warnings.warn(f"could not repair the study's runs: {one_line(error)}", UnloggedTrialsWarning, stacklevel=2)
     plan = outcome.plan
+    outcome.timings["tracking"] = time.monotonic() - started
+    started = time.monotonic()
     if not (outcome.interrupted or outcome.unlogged or failed):
         try:
             outcome.delivered = deliver(outcome.study, plan.config.space, plan.config.scoring, plan.data, lineage,
                                         plan.tracking_uri, outcome.experiment_id, outcome.study_run_id,
-                                        plan.config.log_model, plan.config.register)
+                                        plan.config.log_model, plan.config.register, figures)
         except Exception as error:  # reported after the summary; the trials are all kept and logged
             outcome.delivery_error = one_line(error)
+        outcome.timings["deliver"] = time.monotonic() - started
     if outcome.interrupted:
         status = "KILLED"
     elif failed or outcome.worker_errors:
