@@ -24,6 +24,8 @@ DISTRIBUTION = "cml-hyperparameter-search"
 DEFAULT_MODELS = ("knn", "random-forest")
 EMBEDDED_TRACKING = "mlflow.db"
 EMBEDDED_STORAGE = "optuna.db"
+#: The Optuna storage of studies run by several CML workers: a journal file, safe on the project's NFS.
+SHARED_STORAGE = "optuna.journal"
 
 _DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
@@ -58,11 +60,16 @@ def tracking_uri(root: Path) -> str:
     return absolute_sqlite(env("SEARCH_TRACKING_URI") or f"sqlite:///{EMBEDDED_TRACKING}", root)
 
 
-def storage(root: Path) -> str:
-    """``SEARCH_STORAGE``, else the embedded ``sqlite:///<root>/optuna.db``; a relative path is taken from ``root``."""
+def storage(root: Path, workers: int = 1) -> str:
+    """``SEARCH_STORAGE``; blank: ``sqlite:///<root>/optuna.db``, or ``<root>/optuna.journal`` for several workers.
+
+    A relative path is taken from ``root``. Several CML workers on other hosts
+    write the storage at once: SQLite's locking is not safe on the project's
+    NFS, Optuna's journal file is (and PostgreSQL and Redis are servers).
+    """
     from search.stores.urls import absolute_sqlite
 
-    url = env("SEARCH_STORAGE") or f"sqlite:///{EMBEDDED_STORAGE}"
+    url = env("SEARCH_STORAGE") or (SHARED_STORAGE if workers > 1 else f"sqlite:///{EMBEDDED_STORAGE}")
     if "://" not in url:  # a journal file
         return str(root / url)
     return absolute_sqlite(url, root)
@@ -73,16 +80,30 @@ def models() -> list[str]:
     return env("SEARCH_MODELS").replace(",", " ").split() or list(DEFAULT_MODELS)
 
 
-def number(name: str, kind: type = int) -> int | float | None:
+def number(name: str, kind: type = int, positive: bool = False) -> int | float | None:
     """The setting ``name`` as a number (blank: None)."""
     value = env(name)
     if not value:
         return None
+    what = "a whole number" if kind is int else "a number"
     try:
-        return kind(value)
+        result = kind(value)
     except ValueError:
-        what = "a whole number" if kind is int else "a number"
         raise SettingError(f"{name} must be {what}, got {value!r}") from None
+    if positive and not result > 0:
+        raise SettingError(f"{name} must be {what} above 0, got {value!r}")
+    return result
+
+
+def workers() -> int:
+    """``SEARCH_WORKERS``: CML workers running each study's trials (blank or 1: the job runs them itself)."""
+    return number("SEARCH_WORKERS", positive=True) or 1
+
+
+def worker_resources() -> tuple[float, float]:
+    """``SEARCH_WORKER_CPU`` and ``SEARCH_WORKER_MEMORY`` (GiB): what each CML worker gets (default 1 and 2)."""
+    return number("SEARCH_WORKER_CPU", float, positive=True) or 1.0, \
+        number("SEARCH_WORKER_MEMORY", float, positive=True) or 2.0
 
 
 def register() -> str | None:
@@ -111,14 +132,32 @@ def app_port() -> int:
     raise SettingError("neither CDSW_APP_PORT nor CDSW_READONLY_PORT is set (CML sets them for an application)")
 
 
+def ui_host() -> str | None:
+    """``SEARCH_UI_HOST``: the host name the MLflow UI application is served at, when not ``mlflow.$CDSW_DOMAIN``.
+
+    CML may not give the application the subdomain ``mlflow`` (it is taken, or
+    subdomains are randomised): the UI then accepts this host instead.
+    """
+    host = env("SEARCH_UI_HOST").lower().rstrip(".")
+    if "://" in host:
+        host = host.split("://", 1)[1].split("/", 1)[0]
+    name, _, port = host.partition(":")
+    if host and (not _DOMAIN.match(name) or (port and not port.isdigit())):
+        raise SettingError(f"SEARCH_UI_HOST must be a host name like mlflow-team.ml.example.com, got {host!r}")
+    return host or None
+
+
 def app_address() -> str | None:
     """Where CML serves the MLflow UI application (``https://mlflow.$CDSW_DOMAIN``), if this runs on CML."""
+    host = ui_host()
     domain = env("CDSW_DOMAIN").lower().rstrip(".")
+    if host:
+        return f"https://{host}"
     return f"https://{APP_SUBDOMAIN}.{domain}" if domain else None
 
 
 def allowed_hosts(port: int, domain: str | None) -> list[str]:
-    """The Host headers the UI serves: CML's ``mlflow.<domain>`` and this machine's loopback on ``port``.
+    """The Host headers the UI serves: ``SEARCH_UI_HOST`` or CML's ``mlflow.<domain>``, and loopback on ``port``.
 
     MLflow compares a Host header exactly (port included) unless the pattern has a
     ``*``; anything else, including the private addresses MLflow allows by
@@ -130,4 +169,16 @@ def allowed_hosts(port: int, domain: str | None) -> list[str]:
         if not _DOMAIN.match(domain):
             raise SettingError(f"CDSW_DOMAIN is not a domain name: {domain!r}")
         hosts.insert(0, f"{APP_SUBDOMAIN}.{domain}")
+    host = ui_host()
+    if host:
+        hosts.insert(0, host)
     return hosts
+
+
+def study_config(models: list[str] | tuple[str, ...], root: Path, n_trials: int | None, timeout: float | None,
+                 seed: int | None = None, workers: int = 1):
+    """The `search.study.StudyConfig` of one study of the job (and of its CML workers): the project's settings."""
+    from search.study import StudyConfig
+
+    return StudyConfig(models=tuple(models), n_trials=n_trials, timeout=timeout, seed=seed,
+                       storage=storage(root, workers), tracking_uri=tracking_uri(root), register=register())

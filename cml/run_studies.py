@@ -9,11 +9,16 @@ SEARCH_MODELS       models to study, one study each (default: knn random-forest)
 SEARCH_N_TRIALS     trials to add to each study per run (default: 20)
 SEARCH_TIMEOUT      stop starting trials of a study after this many seconds (blank: no limit)
 SEARCH_TRACKING_URI MLflow store (blank: the project's sqlite:///<project>/mlflow.db)
-SEARCH_STORAGE      Optuna storage (blank: the project's sqlite:///<project>/optuna.db)
+SEARCH_STORAGE      Optuna storage (blank: the project's sqlite:///<project>/optuna.db,
+                    or <project>/optuna.journal with SEARCH_WORKERS above 1)
 SEARCH_REGISTER     registered model each study's best model becomes a version of (blank: none)
+SEARCH_WORKERS      CML workers running each study's trials (blank or 1: this job runs them)
+SEARCH_WORKER_CPU, SEARCH_WORKER_MEMORY   cores and GiB of each CML worker (default 1 and 2)
 
 Each study is run by `search.study.run_study`, exactly as ``search study MODEL``
-runs it, and reported the same way; running the job again resumes them.
+runs it, and reported the same way; running the job again resumes them. With
+SEARCH_WORKERS above 1 the job makes each study and its MLflow run, starts the
+workers (cml/launch_workers.py), and reports and logs every trial they run.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
 import project
 
@@ -51,8 +57,9 @@ def main(argv: list[str], script: str | None) -> int:
         tracking_uri = project.tracking_uri(root)
         # CML points MLFLOW_TRACKING_URI at its own tracking; in this job, the project's store is the one.
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-        configs = make_configs(args, root, tracking_uri)
-        interrupted = run(configs)
+        configs = make_configs(args, root)
+        remote = remote_workers(root)
+        interrupted = run(configs, remote)
     except (SearchError, ParamError, project.SettingError) as error:
         print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return getattr(error, "exit_code", 2)
@@ -63,21 +70,30 @@ def main(argv: list[str], script: str | None) -> int:
     return 0
 
 
-def make_configs(args: argparse.Namespace, root, tracking_uri: str) -> list:
+def make_configs(args: argparse.Namespace, root) -> list:
     """One validated StudyConfig per model, all checked before any study starts."""
-    from search.study import StudyConfig
-
     n_trials = args.n_trials if args.n_trials is not None else project.n_trials()
     timeout = args.timeout if args.timeout is not None else project.timeout()
-    configs: dict[str, StudyConfig] = {}
+    configs = {}
     for model in args.models or project.models():
-        config = StudyConfig(models=(model,), n_trials=n_trials, timeout=timeout, storage=project.storage(root),
-                             tracking_uri=tracking_uri, register=project.register())
+        config = project.study_config((model,), root, n_trials, timeout, workers=project.workers())
         configs.setdefault(config.name, config)  # "rf" and "random-forest" are one study
     return list(configs.values())
 
 
-def run(configs: list) -> bool:
+def remote_workers(root) -> Callable[[], object] | None:
+    """What makes each study's CML workers (None: this job runs the trials); checked here, before any study."""
+    count = project.workers()
+    if count == 1:
+        return None
+    from launch_workers import CmlWorkers
+
+    cpu, memory = project.worker_resources()
+    CmlWorkers(count, cpu, memory, root).check()
+    return lambda: CmlWorkers(count, cpu, memory, root)
+
+
+def run(configs: list, remote: Callable[[], object] | None = None) -> bool:
     """Run each study, reported one line per trial; True if one was interrupted (the rest are not started)."""
     import optuna
 
@@ -85,15 +101,20 @@ def run(configs: list) -> bool:
     from search.study import run_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # as `search study`: our one line per trial instead
+    from search.stores.mlflow import ui_address
+    from search.stores.urls import is_server
+
+    # A tracking server has its own UI (the application serves only the project's stores).
+    server = next((c.tracking_uri for c in configs if is_server(c.tracking_uri)), None)
+    address = project.app_address() if server is None else None
     for config in configs:
-        outcome = run_study(config, ConsoleReporter(ui=project.app_address()))
+        outcome = run_study(config, ConsoleReporter(ui=address), remote() if remote else None)
         print(flush=True)
         if outcome.interrupted:
             return True
-    from search.stores.mlflow import ui_address
-
-    address = project.app_address()
-    if address is not None:
+    if server is not None:
+        print(f"Every study and trial is in the tracking server's MLflow UI: {ui_address(server)}", flush=True)
+    elif address is not None:
         print(f"Every study and trial is in this project's 'MLflow UI' application: {ui_address(address)}", flush=True)
     else:
         print("Every study and trial is in the MLflow UI: run `search ui` in the project "

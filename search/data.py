@@ -184,20 +184,21 @@ def read_features(path: Path) -> pd.DataFrame:
     return frame
 
 
-def check_numeric(features: pd.DataFrame, path: Path) -> None:
-    """Refuse feature columns a model cannot take: non-numeric, missing or infinite values."""
+def check_numeric(features: pd.DataFrame, source: str) -> None:
+    """Refuse feature columns a model cannot take: non-numeric, missing or infinite values.
+
+    ``source`` names the features in the message (``data file 'x.csv'``, ``the request``).
+    """
     import numpy as np
     import pandas as pd
 
     non_numeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
     if non_numeric:
-        raise DataError(
-            f"data file {str(path)!r} has non-numeric feature columns: {', '.join(non_numeric[:10])}"
-        )
+        raise DataError(f"{source} has non-numeric feature columns: {', '.join(non_numeric[:10])}")
     if features.isna().any().any():
-        raise DataError(f"data file {str(path)!r} has missing values")
+        raise DataError(f"{source} has missing values")
     if not np.isfinite(features.to_numpy(dtype=float)).all():
-        raise DataError(f"data file {str(path)!r} has infinite values")
+        raise DataError(f"{source} has infinite values")
 
 
 def _load_csv(path: Path, target: str) -> _Raw:
@@ -208,7 +209,7 @@ def _load_csv(path: Path, target: str) -> _Raw:
     features = frame.drop(columns=[target])
     if features.shape[1] == 0:
         raise DataError(f"data file {str(path)!r} has no feature columns besides {target!r}")
-    check_numeric(features, path)
+    check_numeric(features, f"data file {str(path)!r}")
     if frame[target].isna().any():
         raise DataError(f"data file {str(path)!r} has missing values")
     return _Raw(features.to_numpy(dtype=float), frame[target].to_numpy(), f"{path.resolve()} (target={target})",

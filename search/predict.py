@@ -1,13 +1,16 @@
-"""Predictions of a logged model for a CSV file: how a user checks a tuned model without writing Python.
+"""Predictions of a logged model, for a CSV file (``search predict``) or a JSON request (the CML model).
 
 A model is named the MLflow way (``models:/knn-clf@champion``, ``models:/knn-clf/3``,
 ``models:/<logged model id>``, ``runs:/<run id>/model``) or by the study whose best model it is.
+Both inputs are checked against the model's signature the same way, so a bad
+row is one clear line, never a stack trace.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from search.errors import InputError
 
@@ -37,37 +40,116 @@ def model_uri(reference: str, tracking_uri: str, storage: str) -> str:
     return f"models:/{model_id}"
 
 
-def predict_csv(uri: str, path: Path) -> pd.DataFrame:
-    """The model's prediction (and class probabilities) for each row of the CSV file at ``path``.
+@dataclass(frozen=True)
+class LoadedModel:
+    """A logged scikit-learn model and the feature columns its signature takes, in order."""
 
-    The file must have exactly the columns the model was trained on (in any order).
-    """
+    uri: str
+    estimator: Any
+    columns: list[str]
+
+    def predict(self, frame: pd.DataFrame, source: str) -> pd.DataFrame:
+        """The prediction (and each class's probability) per row of ``frame``.
+
+        ``frame`` must have exactly the model's columns, in any order; ``source`` names it in errors.
+        """
+        import pandas as pd
+
+        from search.data import check_numeric
+
+        columns = self.columns
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise InputError(f"{source} lacks the model's column(s) {', '.join(map(str, missing[:10]))} "
+                             f"(it takes: {', '.join(map(str, columns))})")
+        extra = [str(c) for c in frame.columns if c not in columns]
+        if extra:
+            raise InputError(f"{source} has column(s) the model does not take: {', '.join(extra[:10])} "
+                             f"(it takes: {', '.join(map(str, columns))}); drop them, e.g. the label")
+        features = frame[columns]
+        check_numeric(features, source)
+        out = pd.DataFrame({"prediction": self.estimator.predict(features)})
+        if hasattr(self.estimator, "predict_proba"):
+            probabilities = self.estimator.predict_proba(features)
+            for index, label in enumerate(self.estimator.classes_):
+                out[f"{PROBABILITY_PREFIX}{label}"] = probabilities[:, index]
+        return out
+
+
+#: Each class's probability is the column ``probability_<class>`` of a prediction.
+PROBABILITY_PREFIX = "probability_"
+#: What a prediction request may look like, said in every error about its shape.
+REQUEST_FORMS = ('send {"features": [[value, ...], ...]} (each row in the model\'s column order) '
+                 'or {"records": [{"column": value, ...}, ...]}')
+
+
+def load_model(uri: str) -> LoadedModel:
+    """The model at ``uri`` (read from the current tracking URI), or a one-line `InputError`."""
     import mlflow
-    import pandas as pd
     from mlflow.exceptions import MlflowException
 
-    from search.data import check_numeric, read_features
     from search.tracking import one_line
 
-    frame = read_features(path)
     try:
-        columns = mlflow.models.get_model_info(uri).signature.inputs.input_names()
-        model = mlflow.sklearn.load_model(uri)
+        signature = mlflow.models.get_model_info(uri).signature
+        estimator = mlflow.sklearn.load_model(uri)
     except (MlflowException, OSError) as error:
         raise InputError(f"cannot load model {uri}: {one_line(error)}") from None
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputError(f"{path} lacks the model's column(s) {', '.join(map(str, missing[:10]))} "
-                         f"(it takes: {', '.join(map(str, columns))})")
-    extra = [str(c) for c in frame.columns if c not in columns]
-    if extra:
-        raise InputError(f"{path} has column(s) the model does not take: {', '.join(extra[:10])} "
-                         f"(it takes: {', '.join(map(str, columns))}); drop them, e.g. the label")
-    features = frame[columns]
-    check_numeric(features, path)
-    out = pd.DataFrame({"prediction": model.predict(features)})
-    if hasattr(model, "predict_proba"):
-        probabilities = model.predict_proba(features)
-        for index, label in enumerate(model.classes_):
-            out[f"probability_{label}"] = probabilities[:, index]
-    return out
+    if signature is None:
+        raise InputError(f"model {uri} has no signature: log it with the columns it takes")
+    return LoadedModel(uri, estimator, list(signature.inputs.input_names()))
+
+
+def predict_csv(uri: str, path: Path) -> pd.DataFrame:
+    """The model's prediction (and class probabilities) for each row of the CSV file at ``path``."""
+    from search.data import read_features
+
+    frame = read_features(path)
+    return load_model(uri).predict(frame, str(path))
+
+
+def predict_request(model: LoadedModel, body: Any) -> dict[str, Any]:
+    """The answer to one JSON prediction request: predictions, class probabilities, classes.
+
+    ``body`` is ``{"features": rows}`` (each row a list of values in the
+    model's column order), ``{"records": [{column: value}, ...]}``, or that
+    records list itself. Raises `InputError` (one line) for anything else.
+    """
+    out = model.predict(_request_frame(body, model.columns), "the request")
+    answer: dict[str, Any] = {"predictions": out["prediction"].tolist()}
+    if hasattr(model.estimator, "classes_"):
+        answer["classes"] = model.estimator.classes_.tolist()
+        answer["probabilities"] = out.filter(like=PROBABILITY_PREFIX).to_numpy().tolist()
+    return answer
+
+
+def _request_frame(body: Any, columns: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    if isinstance(body, dict) and "features" in body:
+        rows = body["features"]
+        if isinstance(rows, list) and rows and not isinstance(rows[0], list):
+            rows = [rows]  # one row given flat
+        if not isinstance(rows, list) or not rows:
+            raise InputError(f"'features' must be a non-empty list of rows; {REQUEST_FORMS}")
+        for number, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != len(columns):
+                width = len(row) if isinstance(row, list) else "no list of"
+                raise InputError(f"row {number} has {width} values; the model takes {len(columns)}: "
+                                 f"{', '.join(map(str, columns))}")
+        return _numeric(pd.DataFrame(rows, columns=columns))
+    records = body.get("records") if isinstance(body, dict) else body
+    if not isinstance(records, list) or not records or not all(isinstance(r, dict) for r in records):
+        raise InputError(f"no rows to predict: {REQUEST_FORMS}")
+    return _numeric(pd.DataFrame.from_records(records))
+
+
+def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
+    """JSON's null as a missing number (not text), so the check says "missing values"."""
+    import pandas as pd
+
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object and all(v is None or type(v) in (int, float) for v in values):
+            frame[column] = pd.to_numeric(values)
+    return frame

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from search.study import StudyOutcome, StudyPlan
 
 
+#: What a failed trial without a recorded reason was: its process died (or was killed) while running it.
+LOST_TRIAL = "its process ended while running it (queued again)"
+
+
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
@@ -90,9 +94,15 @@ class ConsoleReporter(Reporter):
             what = f"{metric}{PARTIAL_SUFFIX}{value} after {folds} of {self._plan.config.scoring.cv} folds"
         else:
             state = "failed"
-            what = _last_line(trial.user_attrs.get(FAIL_REASON_ATTRIBUTE_KEY, ""))
+            what = _last_line(trial.user_attrs.get(FAIL_REASON_ATTRIBUTE_KEY, "")) or LOST_TRIAL
         of = f"  [{done} of {total}]" if total is not None else f"  [{done}]"
         self._print(f"trial {trial.number} {state}  {what}  {best_text}{of}")
+
+    def note(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.write(text, file=self._out)
+        else:
+            self._print(text)
 
     def finish(self, outcome: StudyOutcome) -> None:
         if self._bar is not None:

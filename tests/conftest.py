@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+PYTHON = sys.executable
 SEARCH = shutil.which("search", path=str(Path(sys.executable).parent)) or "search"
 # The CML scripts import their settings module (cml/project.py) from beside them, as CML runs them.
 sys.path.insert(0, str(REPO / "cml"))
@@ -256,3 +258,30 @@ def page_text(driver) -> str:
     from selenium.webdriver.common.by import By
 
     return driver.find_element(By.TAG_NAME, "body").text
+
+
+# -- a CML project, as the rehearsals play it ------------------------------------------------------
+
+CDSW_DOMAIN = "ml-rehearsal.example.cloudera.site"
+CML_OWN_TRACKING = "http://127.0.0.1:9/cml-experiments"  # CML's own tracking; nothing listens there
+MODEL_BUILD_SCRIPT = "cdsw-build.sh"  # what CML runs to build a model's image
+#: STAND-INS for what only CML has (its workers API, a model endpoint), named as such; tests only.
+CML_STANDIN = REPO / "tests" / "cml_standin"
+
+
+def copy_project(root: Path) -> Path:
+    """A CML project: the metadata, ``cml/`` and the model build script (the toolkit is the installed one)."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / ".project-metadata.yaml", root / ".project-metadata.yaml")
+    shutil.copy(REPO / MODEL_BUILD_SCRIPT, root / MODEL_BUILD_SCRIPT)
+    shutil.copytree(REPO / "cml", root / "cml", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def project_env(metadata: dict, **overrides: str) -> dict[str, str]:
+    """This machine's environment as CML would make it: the project's variables at their defaults, and CML's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEARCH_", "MLFLOW_", "CDSW_"))}
+    env.update({name: spec["default"] for name, spec in metadata["environment_variables"].items()})
+    env.update(MLFLOW_TRACKING_URI=CML_OWN_TRACKING, CDSW_DOMAIN=CDSW_DOMAIN)
+    env.update(overrides)
+    return env

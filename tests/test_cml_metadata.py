@@ -28,11 +28,21 @@ TASK_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
     "run_job": {"entity_label": str},
     "start_application": {"name": str, "subdomain": str, "script": str, "environment_variables": dict},
+    "create_model": {
+        "name": str, "entity_label": str, "description": str, "short_summary": str,
+        "access_key_environment_variable": str, "default_resources": dict, "default_replication_policy": dict,
+    },
+    "build_model": {
+        "entity_label": str, "comment": str, "target_file_path": str, "target_function_name": str, "kernel": str,
+        "examples": list,
+    },
+    "deploy_model": {"entity_label": str, "cpu": (int, float), "gpu": int, "memory": (int, float)},
 }
-OTHER_TASK_TYPES = {"run_session", "create_model", "build_model", "deploy_model"}
-#: The settings a user may change at launch, each read by cml/run_studies.py or cml/mlflow_ui.py.
+OTHER_TASK_TYPES = {"run_session"}
+#: The settings a user may change at launch, each read by the CML scripts through cml/project.py.
 PROJECT_VARIABLES = {
     "SEARCH_MODELS", "SEARCH_N_TRIALS", "SEARCH_TIMEOUT", "SEARCH_TRACKING_URI", "SEARCH_STORAGE", "SEARCH_REGISTER",
+    "SEARCH_WORKERS", "SEARCH_WORKER_CPU", "SEARCH_WORKER_MEMORY", "SEARCH_UI_HOST",
 }
 
 
@@ -161,3 +171,33 @@ def test_application_subdomain_is_the_host_the_ui_allows(tasks: list[dict]) -> N
     app = next(task for task in tasks if task["type"] == "start_application")
     assert app["subdomain"] == project.APP_SUBDOMAIN
     assert re.fullmatch(r"[a-z0-9-]+", app["subdomain"])
+
+
+def test_the_champion_model_is_created_built_and_deployed_after_the_studies(tasks: list[dict], metadata: dict) -> None:
+    kinds = [task["type"] for task in tasks]
+    model_tasks = [(i, task) for i, task in enumerate(tasks) if task["type"].endswith("_model")]
+    assert [task["type"] for _, task in model_tasks] == ["create_model", "build_model", "deploy_model"]
+    assert len({task["entity_label"] for _, task in model_tasks}) == 1, "one model, built and deployed"
+    studies = max(i for i, task in enumerate(tasks) if task["type"] == "run_job")
+    assert model_tasks[0][0] > studies, "the champion exists (the study job registered it) before the build"
+    assert kinds.count("create_model") == 1
+    # The study job registers a champion only with SEARCH_REGISTER set: the model needs its default.
+    assert metadata["environment_variables"]["SEARCH_REGISTER"]["default"].strip()
+    create = model_tasks[0][1]
+    assert set(create["default_resources"]) == {"cpu", "memory"}
+    assert create["default_replication_policy"]["type"] == "fixed"
+    assert create["default_replication_policy"]["num_replicas"] >= 1
+
+
+def test_the_model_build_targets_a_function_of_a_project_file_with_examples(tasks: list[dict]) -> None:
+    build = next(task for task in tasks if task["type"] == "build_model")
+    target = REPO / build["target_file_path"]
+    assert target.is_file(), f"{build['target_file_path']} does not exist"
+    compile(target.read_text(), build["target_file_path"], "exec")
+    assert re.search(rf"^def {build['target_function_name']}\(", target.read_text(), re.M)
+    assert (REPO / "cdsw-build.sh").is_file(), "CML's model build installs the project with cdsw-build.sh"
+    for example in build["examples"]:
+        assert set(example) == {"request", "response"}
+        rows = example["request"]["features"]
+        assert rows and all(len(row) == 20 for row in rows), "rows as wide as the default data"
+        assert {"predictions", "classes", "probabilities", "model"} == set(example["response"])

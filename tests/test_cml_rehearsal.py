@@ -18,13 +18,14 @@ import http.client
 import importlib.metadata
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,17 +33,24 @@ import pytest
 import yaml
 
 import project
-from conftest import free_port, page_text
+from conftest import (
+    ARTIFACTS,
+    CDSW_DOMAIN,
+    CML_OWN_TRACKING,
+    CML_STANDIN,
+    MODEL_BUILD_SCRIPT,
+    PYTHON,
+    REPO,
+    copy_project,
+    free_port,
+    page_text,
+    project_env,
+)
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
-PYTHON = sys.executable
 N_TRIALS = 2
-CDSW_DOMAIN = "ml-rehearsal.example.cloudera.site"
 CML_HOST = f"{project.APP_SUBDOMAIN}.{CDSW_DOMAIN}"
-CML_OWN_TRACKING = "http://127.0.0.1:9/cml-experiments"  # CML's; nothing listens there
 INSTALL_SCRIPT = "cml/install_dependencies.py"
 JOB_TIMEOUT = 240
 READY_TIMEOUT = 120
@@ -63,6 +71,22 @@ class App:
 
 
 @dataclass
+class Endpoint:
+    """A deployed model, served by the stand-in for CML's model endpoint (tests/cml_standin/model_endpoint.py)."""
+
+    process: subprocess.Popen
+    port: int
+    access_key: str
+    build: dict  # its build_model task
+
+    def call(self, request_body, access_key: str | None = None) -> dict:
+        """POST /model as a client of CML does: ``{"accessKey": ..., "request": ...}``."""
+        body = {"accessKey": self.access_key if access_key is None else access_key, "request": request_body}
+        status, _, content = request(self.port, "POST", "/model", body=body)
+        return {"status": status, **json.loads(content)}
+
+
+@dataclass
 class Launch:
     root: Path
     env: dict[str, str]
@@ -71,22 +95,9 @@ class Launch:
     results: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     app: App | None = None
-
-
-def copy_project(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / project.METADATA_FILE, root / project.METADATA_FILE)
-    shutil.copytree(REPO / "cml", root / "cml", ignore=shutil.ignore_patterns("__pycache__"))
-    return root
-
-
-def project_env(metadata: dict, **overrides: str) -> dict[str, str]:
-    """This machine's environment as CML would make it: the project's variables at their defaults, and CML's own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEARCH_", "MLFLOW_", "CDSW_"))}
-    env.update({name: spec["default"] for name, spec in metadata["environment_variables"].items()})
-    env.update(MLFLOW_TRACKING_URI=CML_OWN_TRACKING, CDSW_DOMAIN=CDSW_DOMAIN)
-    env.update(overrides)
-    return env
+    models: dict[str, dict] = field(default_factory=dict)  # entity_label -> its create_model task
+    builds: dict[str, dict] = field(default_factory=dict)  # entity_label -> its build_model task
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
 
 
 def installed() -> bool:
@@ -144,6 +155,41 @@ def stop_app(app: App) -> None:
     app.process.wait()
 
 
+def check_build(root: Path, task: dict) -> None:
+    """What CML's build would find wrong: the build script, the target file and its function.
+
+    The build script is checked, not run: here the toolkit is already installed
+    (as the install job is skipped), and it would reinstall it over the test's own.
+    """
+    syntax = subprocess.run(["bash", "-n", str(root / MODEL_BUILD_SCRIPT)], capture_output=True, text=True)
+    assert syntax.returncode == 0, f"{MODEL_BUILD_SCRIPT}: {syntax.stderr}"
+    target = root / task["target_file_path"]
+    assert target.is_file(), f"build_model: {task['target_file_path']} does not exist"
+    assert f"def {task['target_function_name']}(" in target.read_text()
+
+
+def deploy_model(root: Path, build: dict, task: dict, env: dict[str, str], logs: Path) -> Endpoint:
+    """Start the stand-in model endpoint on the build's target function, with the deployment's environment."""
+    port, access_key = free_port(), uuid.uuid4().hex
+    log = logs / f"model-{build['entity_label']}.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [PYTHON, str(CML_STANDIN / "model_endpoint.py"), str(root), build["target_file_path"],
+             build["target_function_name"], str(port), access_key],
+            cwd=root, env={**env, **(task.get("environment_variables") or {})}, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the model endpoint exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return Endpoint(process, port, access_key, build)
+        time.sleep(0.2)
+    pytest.fail(f"the model endpoint did not listen within {READY_TIMEOUT} s")
+
+
 def play(root: Path, env: dict[str, str], log: Path) -> Launch:
     """The tasks of .project-metadata.yaml, in order, as CML runs them at launch."""
     metadata = yaml.safe_load((root / project.METADATA_FILE).read_text())
@@ -162,6 +208,16 @@ def play(root: Path, env: dict[str, str], log: Path) -> Launch:
         elif kind == "start_application":
             assert launch.app is None, "one application"
             launch.app = start_app(root, task, env, log)
+        elif kind == "create_model":
+            launch.models[task["entity_label"]] = task
+        elif kind == "build_model":
+            assert task["entity_label"] in launch.models, "a model is built after it is created"
+            check_build(root, task)
+            launch.builds[task["entity_label"]] = task
+        elif kind == "deploy_model":
+            label = task["entity_label"]
+            assert label in launch.builds, "a model is deployed after it is built"
+            launch.endpoints[label] = deploy_model(root, launch.builds[label], task, env, log.parent)
         else:
             pytest.fail(f"the rehearsal cannot play task type {kind!r}")
     return launch
@@ -180,6 +236,9 @@ def launch(tmp_path_factory: pytest.TempPathFactory):
     finally:
         if launched is not None and launched.app is not None:
             stop_app(launched.app)
+        for endpoint in (launched.endpoints.values() if launched is not None else ()):
+            endpoint.process.kill()
+            endpoint.process.wait()
         if log.exists():
             ARTIFACTS.mkdir(exist_ok=True)
             shutil.copy(log, ARTIFACTS / "cml-mlflow-ui.log")
@@ -382,6 +441,83 @@ def test_stopping_the_app_stops_the_mlflow_server(launch: Launch) -> None:
         stop_app(app)
 
 
+# -- the champion served as a CML model ----------------------------------------------------------
+
+
+def champion_version(root: Path) -> str:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    return client.get_model_version_by_alias("search-champion", "champion").version
+
+
+def test_deployed_model_answers_its_example_requests_with_the_champion(launch: Launch) -> None:
+    endpoint = launch.endpoints["champion"]
+    examples = endpoint.build["examples"]
+    assert examples, "the build shows callers an example"
+    for example in examples:
+        answer = endpoint.call(example["request"])
+        assert answer["status"] == 200 and answer["success"] is True, answer
+        response = answer["response"]
+        assert "error" not in response, response
+        assert set(response) == set(example["response"]), "the example response shows every field"
+        rows = len(example["request"]["features"])
+        assert len(response["predictions"]) == rows and len(response["probabilities"]) == rows
+        assert set(response["predictions"]) <= set(response["classes"]) == {0, 1}
+        assert all(abs(sum(p) - 1) < 1e-9 for p in response["probabilities"])
+        assert response["model"] == f"search-champion version {champion_version(launch.root)} (champion)"
+
+
+def test_deployed_model_takes_records_with_column_names(launch: Launch) -> None:
+    endpoint = launch.endpoints["champion"]
+    row = endpoint.build["examples"][0]["request"]["features"][0]
+    by_rows = endpoint.call({"features": [row, row]})["response"]
+    by_records = endpoint.call({"records": [{f"x{i}": v for i, v in enumerate(row)}] * 2})["response"]
+    bare_records = endpoint.call([{f"x{i}": v for i, v in reversed(list(enumerate(row)))}])["response"]
+    assert by_rows["predictions"] == by_records["predictions"] and len(by_rows["predictions"]) == 2
+    assert by_records["probabilities"] == by_rows["probabilities"]
+    assert bare_records["predictions"] == by_rows["predictions"][:1], "records may name columns in any order"
+
+
+@pytest.mark.parametrize(
+    ("request_body", "expected"),
+    [
+        ({"features": [[0.1, 0.2, 0.3]]}, "row 0 has 3 values; the model takes 20: x0, x1"),
+        ({"features": [[0.1] * 19 + ["tall"]]}, "the request has non-numeric feature columns: x19"),
+        ({"features": [[0.1] * 19 + [None]]}, "the request has missing values"),
+        ({"features": []}, "'features' must be a non-empty list of rows"),
+        ({"records": [{"x0": 1.0}]}, "the request lacks the model's column(s) x1, x2"),
+        ({"rows": [[1.0]]}, 'no rows to predict: send {"features": '),
+        (None, "no rows to predict"),
+        ("not json", "the request is text, not JSON"),
+    ],
+)
+def test_deployed_model_answers_a_bad_request_with_a_one_line_error(
+    launch: Launch, request_body, expected: str
+) -> None:
+    answer = launch.endpoints["champion"].call(request_body)
+    assert answer["status"] == 200 and answer["success"] is True
+    error = answer["response"].get("error", "")
+    assert expected in error, answer["response"]
+    assert "\n" not in error and "Traceback" not in error and set(answer["response"]) == {"error"}
+
+
+def test_deployed_model_refuses_a_caller_without_the_access_key(launch: Launch) -> None:
+    answer = launch.endpoints["champion"].call({"features": [[0.0] * 20]}, access_key="guess")
+    assert answer["status"] == 401 and answer["success"] is False
+
+
+def test_readme_curl_example_calls_the_model_as_documented(launch: Launch) -> None:
+    readme = (REPO / "README.md").read_text()
+    match = re.search(r"curl [^\n]*?https://modelservice\.[^\n]*?/model[^']*'(\{.*?\})'", readme, re.S)
+    assert match, "the README shows how to call the deployed model with curl"
+    body = json.loads(match.group(1))
+    endpoint = launch.endpoints["champion"]
+    assert set(body) == {"accessKey", "request"}
+    answer = endpoint.call(body["request"])
+    assert answer["success"] is True and "predictions" in answer["response"], answer
+
+
 # -- the scripts' own errors ----------------------------------------------------------------------
 
 
@@ -472,3 +608,46 @@ def test_app_port_falls_back_to_the_readonly_port(monkeypatch: pytest.MonkeyPatc
     assert project.app_port() == 8100
     monkeypatch.setenv("CDSW_APP_PORT", "8090")
     assert project.app_port() == 8090
+
+
+def test_ui_also_serves_the_host_search_ui_host_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEARCH_UI_HOST", "MLflow-Team.ml-1.example.site")
+    assert project.allowed_hosts(8090, "ml-1.example.site") == [
+        "mlflow-team.ml-1.example.site", "mlflow.ml-1.example.site", "127.0.0.1:8090", "localhost:8090"
+    ]
+    monkeypatch.setenv("CDSW_DOMAIN", "ml-1.example.site")
+    assert project.app_address() == "https://mlflow-team.ml-1.example.site", "the job prints the address it serves"
+    monkeypatch.setenv("SEARCH_UI_HOST", "https://mlflow-team.ml-1.example.site/")
+    assert project.ui_host() == "mlflow-team.ml-1.example.site", "an address pasted from the browser is its host"
+    for bad in ("*.example.site", "mlflow team", "host:port"):
+        monkeypatch.setenv("SEARCH_UI_HOST", bad)
+        with pytest.raises(project.SettingError, match="SEARCH_UI_HOST must be a host name"):
+            project.allowed_hosts(8090, "ml-1.example.site")
+
+
+def load_model_file(name: str):
+    """``cml/predict.py`` imported afresh, as the model runtime imports it (its champion not loaded yet)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "cml" / "predict.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_model_without_a_champion_answers_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_mlflow_db: Path
+) -> None:
+    root = copy_project(tmp_path / "project")
+    shutil.copyfile(migrated_mlflow_db, root / "mlflow.db")
+    monkeypatch.setattr(project, "project_root", lambda script=None: root)
+    monkeypatch.delenv("SEARCH_TRACKING_URI", raising=False)
+    monkeypatch.setenv("SEARCH_REGISTER", "nobody-registered-this")
+    model = load_model_file("predict_without_champion")
+    assert model.predict({"features": [[0.0] * 20]}) == {
+        "error": "registered model 'nobody-registered-this' has no champion yet: run the study job first"
+    }
+    monkeypatch.setenv("SEARCH_REGISTER", "")
+    assert model.predict({"features": [[0.0] * 20]}) == {
+        "error": "SEARCH_REGISTER is blank: set it to the registered model the studies register"
+    }

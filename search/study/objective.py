@@ -20,10 +20,13 @@ if TYPE_CHECKING:
     from search.evaluation import Scoring
 
 
+#: Names this process in its trials instead of ``host:pid`` (set by whoever launched it: the CML study job).
+WORKER_ID_VARIABLE = "SEARCH_WORKER_ID"
+
 
 def worker_id() -> str:
-    """This process, as trials record it: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process, as trials record it: ``$SEARCH_WORKER_ID``, else ``host:pid``."""
+    return os.environ.get(WORKER_ID_VARIABLE) or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def make_objective(

@@ -9,13 +9,13 @@ threads and other commands on the same study are reported too.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import optuna
 
     from search.study.runner import StudyOutcome, StudyPlan
-    from search.study.workers import Quota
 
 
 class Reporter:
@@ -29,21 +29,38 @@ class Reporter:
     ) -> None:
         """``trial`` finished; ``done`` of this command's ``total`` trials have."""
 
+    def note(self, text: str) -> None:
+        """Something the user should know while the study runs (workers started, one failed)."""
+
     def finish(self, outcome: StudyOutcome) -> None:
         """The command is over (finished, interrupted or failed); everything it opened is ended."""
 
 
 class ProgressWatcher:
-    """Polls ``study`` for finished trials and reports each once, by trial number."""
+    """Polls ``study`` for finished trials and reports each once, by trial number.
+
+    Args:
+        done: How many of this command's trials have finished (its quota's count).
+        total: How many it adds (None: until its timeout).
+        on_trial: Called with each newly finished trial before it is reported (from the watcher's thread).
+    """
 
     def __init__(
-        self, study: optuna.study.Study, reporter: Reporter, quota: Quota, interval: float = 0.5
+        self,
+        study: optuna.study.Study,
+        reporter: Reporter,
+        done: Callable[[], int],
+        total: int | None,
+        on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
+        interval: float = 0.5,
     ) -> None:
         from optuna.trial import TrialState
 
         self._study = study
         self._reporter = reporter
-        self._quota = quota
+        self._done = done
+        self._total = total
+        self._on_trial = on_trial
         self._interval = interval
         self._states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
         finished = study.get_trials(deepcopy=False, states=self._states)
@@ -73,11 +90,13 @@ class ProgressWatcher:
         new = [t for t in self._study.get_trials(deepcopy=False, states=self._states) if t.number not in self._seen]
         for trial in sorted(new, key=lambda t: t.number):
             self._seen.add(trial.number)
+            if self._on_trial is not None:
+                self._on_trial(trial)
             self._reported += 1
             self._best = _best_of(self._study, [trial], self._best)
             # This command's count, as far as this line goes (the poll may see several trials at once).
-            done = min(self._reported, self._quota.finished)
-            self._reporter.trial(trial, self._best, done, self._quota.total)
+            done = min(self._reported, self._done())
+            self._reporter.trial(trial, self._best, done, self._total)
 
 
 def _best_of(

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from search.data import Dataset
     from search.lineage import Lineage
     from search.plots import FigureProcess
+    from search.study.remote import RemoteWorkers
     from search.tracking import MLflowCallback, SyncReport
 
 #: Study user attributes starting with this record each command's sampler, pruner and seed.
@@ -134,7 +135,7 @@ def inspect_stores(plan: StudyPlan) -> None:
         raise StorageError(f"cannot read Optuna storage {mask(config.storage)}: {one_line(error)}") from None
     trials = study.get_trials(deepcopy=False)
     stored = study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}
-    mismatch = _mismatch(stored, config.settings())
+    mismatch = settings_mismatch(stored, config.settings())
     if mismatch and trials:
         key, was, now = mismatch
         raise StudyError(
@@ -146,7 +147,8 @@ def inspect_stores(plan: StudyPlan) -> None:
     plan.stretches = [attrs[key] for key in sorted(attrs) if key.startswith(STRETCH_ATTRIBUTE_PREFIX)]
 
 
-def _mismatch(stored: dict[str, Any], settings: dict[str, Any]) -> tuple[str, Any, Any] | None:
+def settings_mismatch(stored: dict[str, Any], settings: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """The first setting a study was made with that ``settings`` would change: (key, stored, given)."""
     for key in SETTINGS_THAT_MUST_MATCH:
         if key in stored and str(stored[key]) != str(settings[key]):
             return key, stored[key], settings[key]
@@ -169,7 +171,7 @@ def open_study(plan: StudyPlan, storage: Any, slot: int = 0) -> optuna.study.Stu
         load_if_exists=True,
     )
     if slot == 0:
-        mismatch = _mismatch(study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}, config.settings())
+        mismatch = settings_mismatch(study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}, config.settings())
         if mismatch:  # another command made it a moment ago, with other settings
             raise StudyError(f"study {config.name!r} was just created with {mismatch[0]}={mismatch[1]} by another "
                              "command; pass another --study-name")
@@ -204,12 +206,16 @@ def run_params_of(config: StudyConfig) -> Callable[[optuna.trial.FrozenTrial], d
     return functools.partial(shown_params, config.space, seed=True)
 
 
-def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOutcome:
+def run_study(
+    config: StudyConfig, reporter: Reporter | None = None, remote: RemoteWorkers | None = None
+) -> StudyOutcome:
     """Run (or resume) the study ``config`` describes; interrupted or not, every finished trial is logged.
 
     With ``workers > 1`` this process is one worker and starts the others; the
     stores, the study and its MLflow parent run are made once, before they start.
-    Raises `StudyFailed` (after the summary) when every trial it ran failed.
+    With ``remote`` (CML workers), they run the trials and this process logs
+    them (see `search.study.remote`). Raises `StudyFailed` (after the summary)
+    when every trial it ran failed.
     """
     from mlflow import MlflowClient
 
@@ -222,6 +228,10 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
     started = time.monotonic()
     plan = plan_study(config)
     inspect_stores(plan)
+    if remote is not None:
+        from search.study.remote import check_remote
+
+        check_remote(plan, remote)
     reporter.start(plan)
 
     prepare_tracking_store(plan.tracking_uri)
@@ -237,7 +247,12 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None) -> StudyOut
         data.log(MlflowClient(plan.tracking_uri), study_run_id)
         outcome = StudyOutcome(plan, study, 0, experiment_id, study_run_id, recovered=recovered)
         outcome.timings["prepare"] = time.monotonic() - started
-        failure, own, figures = _run_workers(outcome, callback, reporter)
+        if remote is not None:
+            from search.study.remote import run_remote_workers
+
+            failure, own, figures = run_remote_workers(outcome, callback, reporter, remote)
+        else:
+            failure, own, figures = _run_workers(outcome, callback, reporter)
         try:
             _finish_tracking(outcome, callback, own, failed=failure is not None, lineage=data, figures=figures)
         finally:
@@ -291,9 +306,9 @@ def _run_workers(
     failure: BaseException | None = None
     started = time.monotonic()
     interrupts = Interrupts(stop=stop, second=pool.kill if pool is not None else None)
-    with interrupts, ProgressWatcher(study, reporter, quota):
+    with interrupts, ProgressWatcher(study, reporter, lambda: quota.finished, quota.total):
         try:
-            _work(study, plan, quota, 0, callback, interrupts)
+            run_quota(study, plan, quota, 0, callback, interrupts)
         except KeyboardInterrupt:
             stop()
         except BaseException as error:  # reported after everything opened is ended
@@ -362,21 +377,22 @@ def _all_failed(study: optuna.study.Study, own: set[str], trials_before: int) ->
     return f"all {len(mine)} trials of this command failed; the last: {reason[-1] if reason else 'no reason'}"
 
 
-def _work(
+def run_quota(
     study: optuna.study.Study,
     plan: StudyPlan,
     quota: Quota,
     slot: int,
-    callback: MLflowCallback,
+    callback: MLflowCallback | None,
     interrupts: Interrupts,
 ) -> None:
-    """One worker: take slots from the quota and run a trial for each, logging every trial."""
+    """One worker: take slots from the quota and run a trial for each, logging each with ``callback``."""
     from threadpoolctl import threadpool_limits
 
     objective = make_objective(plan.config.space, plan.data, plan.config.scoring, plan.seed, interrupts)
 
     def run_one() -> None:
-        study.optimize(objective, n_trials=1, callbacks=[callback], catch=(ValueError,), gc_after_trial=False)
+        callbacks = [callback] if callback is not None else []
+        study.optimize(objective, n_trials=1, callbacks=callbacks, catch=(ValueError,), gc_after_trial=False)
 
     # Trials are the unit of parallelism: one BLAS/OpenMP thread each. Under load, OpenMP's
     # spinning threads made a kNN fit 10-20x slower here.
@@ -395,7 +411,7 @@ def _work_in_process(slot: int, plan: StudyPlan, experiment_id: str, quota: Quot
     callback = make_callback(plan, experiment_id, background=False)
     with Interrupts(stop=quota.stop, worker=True) as interrupts:
         try:
-            _work(study, plan, quota, slot, callback, interrupts)
+            run_quota(study, plan, quota, slot, callback, interrupts)
         finally:
             callback.close(timeout=FLUSH_SECONDS)
 

@@ -34,6 +34,7 @@ from search.tracking._client import (
 from search.tracking._processes import process_context
 from search.tracking._records import (
     FAIL_REASON_ATTRIBUTE_KEY,
+    INTERRUPTED_REASON,
     METRICS_ATTRIBUTE_KEY,
     PARTIAL_SUFFIX,
     RUN_ID_ATTRIBUTE_KEY,
@@ -46,6 +47,7 @@ from search.tracking._writer import RunWriter
 
 __all__ = [
     "FAIL_REASON_ATTRIBUTE_KEY",
+    "INTERRUPTED_REASON",
     "METRICS_ATTRIBUTE_KEY",
     "PARTIAL_SUFFIX",
     "ROLE_TAG",
