@@ -1,11 +1,19 @@
-"""Run every benchmark (B1 to B6) in one process run and print each table, then a verdict per target.
+"""Run every benchmark (B1 to B7) in one process run and print each table, then a verdict per target.
 
     .venv/bin/pip install -q -e ".[bench]" && .venv/bin/python -m benchmarks.run_all [--quick]
 """
 
 from __future__ import annotations
 
-from benchmarks import b1_tracking, b2_startup, b3_workers, b4_search_quality, b5_scale, b6_deliverable
+from benchmarks import (
+    b1_tracking,
+    b2_startup,
+    b3_workers,
+    b4_search_quality,
+    b5_scale,
+    b6_deliverable,
+    b7_logging_scale,
+)
 from benchmarks._common import Row, all_met, cli
 
 SUITE = {
@@ -15,6 +23,7 @@ SUITE = {
     "B4 search quality": b4_search_quality.main,
     "B5 scale": b5_scale.main,
     "B6 deliverable": b6_deliverable.main,
+    "B7 logging at scale": b7_logging_scale.main,
 }
 
 
