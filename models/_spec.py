@@ -8,7 +8,7 @@ something is actually fitted.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,9 @@ class ModelSpec:
         skops_trusted_types: Types (beyond scikit-learn's defaults) that the
             fitted model contains and that MLflow's skops format must trust
             to load it again.
+        fit_check: ``(params, n_rows) -> reason or None``: why these parameters
+            cannot be fitted on ``n_rows`` rows (kNN's ``n_neighbors`` above
+            them), which the estimator itself may not say consistently.
     """
 
     name: str
@@ -56,6 +59,7 @@ class ModelSpec:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     seed_param: str | None = None
     skops_trusted_types: tuple[str, ...] = ()
+    fit_check: Callable[[Mapping[str, Any], int], str | None] | None = None
 
     def __post_init__(self) -> None:
         seen: dict[str, Param] = {}
@@ -75,6 +79,10 @@ class ModelSpec:
                         f"model {self.name!r}: {param.name} depends on {other}={unknown[0]!r}, not one of its choices"
                     )
             seen[param.name] = param
+
+    def cannot_fit(self, params: Mapping[str, Any], n_rows: int) -> str | None:
+        """Why ``params`` cannot be fitted on ``n_rows`` rows (None: they can)."""
+        return self.fit_check(params, n_rows) if self.fit_check is not None else None
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -1,6 +1,16 @@
 """k-nearest neighbours, the first model of the original prototype."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from models import Categorical, Int, ModelSpec
+
+
+def enough_rows(params: Mapping[str, Any], n_rows: int) -> str | None:
+    """kNN needs at least ``n_neighbors`` rows to fit on (scikit-learn's fast path does not always say so)."""
+    k = params.get("n_neighbors", 5)
+    return f"n_neighbors={k} is more than the {n_rows} rows it is fitted on" if k > n_rows else None
+
 
 MODEL = ModelSpec(
     name="knn",
@@ -19,4 +29,5 @@ MODEL = ModelSpec(
         "sklearn.metrics._dist_metrics.EuclideanDistance64",
         "sklearn.metrics._dist_metrics.ManhattanDistance64",
     ),
+    fit_check=enough_rows,
 )

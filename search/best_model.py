@@ -64,18 +64,22 @@ def check_registered_name(name: str | None) -> None:
         raise InputError(f"--register {name!r}: a registered model's name cannot be blank or contain / : @")
 
 
+@dataclass(frozen=True)
+class StudyOnRun:
+    """A study and where its deliverable goes: how it scored, on what data, logged on which run."""
+
+    study: optuna.study.Study
+    space: SearchSpace
+    scoring: Scoring
+    data: Dataset
+    lineage: Lineage
+    tracking_uri: str
+    experiment_id: str
+    run_id: str
+
+
 def deliver(
-    study: optuna.study.Study,
-    space: SearchSpace,
-    scoring: Scoring,
-    data: Dataset,
-    lineage: Lineage,
-    tracking_uri: str,
-    experiment_id: str,
-    run_id: str,
-    log_model: bool = True,
-    register: str | None = None,
-    figures: FigureProcess | None = None,
+    target: StudyOnRun, log_model: bool = True, register: str | None = None, figures: FigureProcess | None = None
 ) -> Delivered:
     """Explain the study on its run, and refit, log (and register) its best model if it changed.
 
@@ -85,15 +89,14 @@ def deliver(
 
     from search.plots import log_explanation
 
-    client = MlflowClient(tracking_uri)
+    client = MlflowClient(target.tracking_uri)
     if figures is None:
-        delivered = Delivered(skipped=log_explanation(client, run_id, study, space))
+        delivered = Delivered(skipped=log_explanation(client, target.run_id, target.study, target.space))
     else:
         figures.draw()
         delivered = Delivered()
     try:
-        _deliver_model(delivered, client, study, space, scoring, data, lineage, tracking_uri, experiment_id, run_id,
-                       log_model, register)
+        _deliver_model(delivered, client, target, log_model, register)
     finally:
         if figures is not None:
             delivered.skipped = figures.result()
@@ -101,23 +104,14 @@ def deliver(
 
 
 def _deliver_model(
-    delivered: Delivered,
-    client: Any,
-    study: optuna.study.Study,
-    space: SearchSpace,
-    scoring: Scoring,
-    data: Dataset,
-    lineage: Lineage,
-    tracking_uri: str,
-    experiment_id: str,
-    run_id: str,
-    log_model: bool,
-    register: str | None,
+    delivered: Delivered, client: Any, target: StudyOnRun, log_model: bool, register: str | None
 ) -> None:
     from search.artifacts import log_fitted_model
     from search.evaluation import fit_and_score
     from search.trials import TRIAL_ATTRIBUTE_KEY
 
+    study, space, scoring, data, lineage = target.study, target.space, target.scoring, target.data, target.lineage
+    tracking_uri, experiment_id, run_id = target.tracking_uri, target.experiment_id, target.run_id
     try:
         best = study.best_trial
     except ValueError:  # no complete trial: nothing to refit

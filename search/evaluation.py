@@ -6,6 +6,7 @@ held-out test score is recorded for the user, never optimised.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,6 +90,12 @@ class Evaluation:
     fold_scores: list[float]
     metrics: dict[str, float] = field(default_factory=dict)
     model: Any = None
+
+
+def smallest_fold(data: Dataset, scoring: Scoring) -> int:
+    """The fewest training rows a cross-validation fold fits on."""
+    rows = len(data.y_train)
+    return rows - math.ceil(rows / scoring.cv)
 
 
 def cross_validate(

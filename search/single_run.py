@@ -49,7 +49,7 @@ def run_once(
     ``champion`` if it scores higher on the same metric and data).
     """
     from search.best_model import check_registered_name
-    from search.evaluation import evaluate
+    from search.evaluation import evaluate, smallest_fold
     from search.lineage import lineage, provenance_tags
     from search.stores.mlflow import experiment_id as find_experiment
     from search.stores.mlflow import prepare_tracking_store
@@ -64,6 +64,9 @@ def run_once(
     data, scoring = data or DataSpec(), scoring or Scoring()
     dataset = data.load()
     scoring.check(dataset)
+    problem = spec.cannot_fit(params, smallest_fold(dataset, scoring))
+    if problem is not None:
+        raise InputError(f"cannot evaluate {spec.name} on {dataset.source}: {problem} in {scoring.cv}-fold CV")
     seed = seed_or_drawn(seed)
     uri = resolve_tracking_uri(tracking_uri)
     prepare_tracking_store(uri)

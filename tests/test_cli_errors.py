@@ -130,7 +130,8 @@ def test_an_unknown_model_gets_the_closest_name(search_cli):
 
 
 def test_a_failed_first_attempt_does_not_lock_the_study_name(search_cli, workdir):
-    data = _csv(workdir / "my.csv", ["a,b,label"] + [f"{i},{i % 7},{i % 2}" for i in range(60)])
+    # 200 rows: every fold fits on 120, more than kNN's largest n_neighbors (50), so no trial can fail.
+    data = _csv(workdir / "my.csv", ["a,b,label"] + [f"{i},{i % 7},{i % 2}" for i in range(200)])
     forgot = search_cli("study", "knn", "--data", data, "--n-trials", "1")
     assert forgot.returncode == 2 and not (workdir / "optuna.db").exists() and not (workdir / "mlflow.db").exists()
     fixed = search_cli("study", "knn", "--data", data, "--target", "label", "--n-trials", "2")
@@ -174,3 +175,28 @@ def test_a_read_only_storage_file_is_refused_in_one_line_before_anything(search_
         assert _files(workdir) == before
     finally:
         subprocess.run(["chattr", "-i", str(workdir / "optuna.db")], check=True)
+
+
+def test_knn_never_scores_more_neighbours_than_rows(search_cli, workdir):
+    # 60 rows: 45 train, so each of the 5 folds fits on 36. scikit-learn's fast kNN path scored
+    # n_neighbors=48 on 36 rows without a word, and the refit of that "best" trial then failed.
+    data = _csv(workdir / "small.csv", ["a,b,label"] + [f"{i},{i % 7},{i % 2}" for i in range(60)])
+    result = search_cli("study", "knn", "--data", data, "--target", "label", "--n-trials", "4", "--seed", "14")
+    assert result.returncode == 0, result
+    import optuna
+
+    trials = optuna.load_study(study_name="knn-small", storage=f"sqlite:///{workdir / 'optuna.db'}").trials
+    too_many = [t for t in trials if t.params["n_neighbors"] > 36]
+    assert too_many, "the seed draws some n_neighbors above 36 (else this test checks nothing)"
+    for trial in too_many:
+        assert trial.state.name == "FAIL"
+        assert trial.user_attrs["fail_reason"] == (
+            f"ValueError: n_neighbors={trial.params['n_neighbors']} is more than the 36 rows it is fitted on"
+        )
+    assert all(t.params["n_neighbors"] <= 36 for t in trials if t.state.name == "COMPLETE")
+    assert "Best model: trial" in result.stdout
+
+    single = search_cli("run", "knn", "--n-neighbors", "40", "--data", data, "--target", "label",
+                        "--experiment", "small-runs")
+    _one_line_error(single, 2, "cannot evaluate knn on")
+    assert "n_neighbors=40 is more than the 36 rows it is fitted on in 5-fold CV" in single.stderr

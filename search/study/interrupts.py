@@ -38,13 +38,20 @@ class Interrupts:
         stop: Called once, on the first signal: stops the study.
         second: Called on a second signal, before exiting at once (e.g. to kill workers).
         worker: In a worker process: ignore SIGINT, take SIGTERM as the first signal.
+        signalled: The command was already stopped by a signal: the next one exits at once.
     """
 
-    def __init__(self, stop: Callable[[], None], second: Callable[[], None] | None = None, worker: bool = False):
+    def __init__(
+        self,
+        stop: Callable[[], None],
+        second: Callable[[], None] | None = None,
+        worker: bool = False,
+        signalled: bool = False,
+    ) -> None:
         self._stop = stop
         self._second = second
         self._worker = worker
-        self._signalled = False
+        self._signalled = signalled
         self._fitting = False
         self._previous: dict[int, Any] = {}
 
@@ -96,9 +103,21 @@ class Interrupts:
                 self._second()
             # os.write, not print: the signal may have landed inside a print, and stdio is not reentrant.
             os.write(2, b"\nsearch: interrupted again; exiting at once (run the same command to resume and repair)\n")
+            _drain_terminal(2)
             os._exit(EXIT_CODE)
         self._signalled = True
         self._stop()
         if self._fitting:
             self._fitting = False
             raise Interrupted()
+
+
+def _drain_terminal(fd: int) -> None:
+    """Wait until a terminal has taken what was written to ``fd``: an exit right after may otherwise lose it."""
+    import termios
+
+    try:
+        if os.isatty(fd):
+            termios.tcdrain(fd)
+    except (OSError, termios.error):
+        pass

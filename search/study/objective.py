@@ -45,8 +45,9 @@ def make_objective(
     """
     import optuna
 
-    from search.evaluation import evaluate
+    from search.evaluation import evaluate, smallest_fold
 
+    fit_rows = smallest_fold(data, scoring)
     fold_name = f"fold_{scoring.metric}"
     me = worker_id()
     interrupts = interrupts or Interrupts(stop=lambda: None)
@@ -55,6 +56,9 @@ def make_objective(
     def objective(trial: optuna.trial.Trial) -> float:
         trial.set_user_attr(TRIAL_ATTRIBUTE_KEY, {"seed": seed, "worker": me})
         spec, params = space.sample(trial)
+        problem = spec.cannot_fit(params, fit_rows)
+        if problem is not None:  # failed with its reason, as the estimator would (or should) have
+            raise ValueError(problem)
 
         def after_fold(step: int, scores: list[float]) -> None:
             with interrupts.writing():

@@ -52,7 +52,7 @@ def repair_study(study_name: str, storage_url: str, tracking_uri: str) -> Repair
     import optuna
     from mlflow import MlflowClient
 
-    from search.best_model import deliver
+    from search.best_model import StudyOnRun, deliver
     from search.data import DataSpec
     from search.evaluation import Scoring
     from search.lineage import lineage
@@ -105,8 +105,8 @@ def repair_study(study_name: str, storage_url: str, tracking_uri: str) -> Repair
         outcome.metric = config.scoring.metric
         if not running:  # the best model is made current once no trial runs
             dataset = data.load()
-            outcome.delivered = deliver(study, config.space, config.scoring, dataset, lineage(dataset), tracking_uri,
-                                        experiment, outcome.study_run_id)
+            outcome.delivered = deliver(StudyOnRun(study, config.space, config.scoring, dataset, lineage(dataset),
+                                                   tracking_uri, experiment, outcome.study_run_id))
         if not running and client.get_run(outcome.study_run_id).info.status == "RUNNING":
             callback.end_study_run(study, "KILLED")  # its command died: nothing runs the study now
             outcome.ended_study_run = "KILLED"

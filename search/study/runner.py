@@ -16,6 +16,7 @@ phases, in order:
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import time
@@ -241,27 +242,30 @@ def run_study(
     data = lineage(plan.data)
     tags = {**provenance_tags(), **data.tags()}
     callback = make_callback(plan, experiment_id, background=config.workers == 1, tags=tags)
-    try:
-        study_run_id = callback.study_run_id(study)
-        callback.tag_study_run(study, {**tags, f"stretch {plan.started}": _describe(plan.stretch())})
-        data.log(MlflowClient(plan.tracking_uri), study_run_id)
-        outcome = StudyOutcome(plan, study, 0, experiment_id, study_run_id, recovered=recovered)
-        outcome.timings["prepare"] = time.monotonic() - started
-        if remote is not None:
-            from search.study.remote import run_remote_workers
-
-            failure, own, figures = run_remote_workers(outcome, callback, reporter, remote)
-        else:
-            failure, own, figures = _run_workers(outcome, callback, reporter)
+    with contextlib.ExitStack() as wrapping_up:
         try:
-            _finish_tracking(outcome, callback, own, failed=failure is not None, lineage=data, figures=figures)
+            study_run_id = callback.study_run_id(study)
+            callback.tag_study_run(study, {**tags, f"stretch {plan.started}": _describe(plan.stretch())})
+            data.log(MlflowClient(plan.tracking_uri), study_run_id)
+            outcome = StudyOutcome(plan, study, 0, experiment_id, study_run_id, recovered=recovered)
+            outcome.timings["prepare"] = time.monotonic() - started
+            if remote is not None:
+                from search.study.remote import run_remote_workers
+
+                failure, own, figures = run_remote_workers(outcome, callback, reporter, remote)
+            else:
+                failure, own, figures = _run_workers(outcome, callback, reporter)
+            # From here on a signal never cuts a write short; after Ctrl-C, a second one exits at once.
+            wrapping_up.enter_context(Interrupts(stop=lambda: None, signalled=outcome.interrupted))
+            try:
+                _finish_tracking(outcome, callback, own, failed=failure is not None, lineage=data, figures=figures)
+            finally:
+                if figures is not None:
+                    figures.close()
         finally:
-            if figures is not None:
-                figures.close()
-    finally:
-        callback.close(timeout=FLUSH_SECONDS, warn=False)
-    outcome.failure = _all_failed(study, own, plan.trials_before)
-    reporter.finish(outcome)
+            callback.close(timeout=FLUSH_SECONDS, warn=False)
+        outcome.failure = _all_failed(study, own, plan.trials_before)
+        reporter.finish(outcome)
     if failure is not None:
         raise failure
     if outcome.failure is not None and not outcome.interrupted:
@@ -332,7 +336,7 @@ def _finish_tracking(
     figures: FigureProcess | None = None,
 ) -> None:
     """Write what is queued, mend what a crash or an interrupt left, deliver the best model, end the parent run."""
-    from search.best_model import deliver
+    from search.best_model import StudyOnRun, deliver
     from search.tracking import UnloggedTrialsWarning, one_line
 
     started = time.monotonic()
@@ -347,9 +351,9 @@ def _finish_tracking(
     started = time.monotonic()
     if not (outcome.interrupted or outcome.unlogged or failed):
         try:
-            outcome.delivered = deliver(outcome.study, plan.config.space, plan.config.scoring, plan.data, lineage,
-                                        plan.tracking_uri, outcome.experiment_id, outcome.study_run_id,
-                                        plan.config.log_model, plan.config.register, figures)
+            target = StudyOnRun(outcome.study, plan.config.space, plan.config.scoring, plan.data, lineage,
+                                plan.tracking_uri, outcome.experiment_id, outcome.study_run_id)
+            outcome.delivered = deliver(target, plan.config.log_model, plan.config.register, figures)
         except Exception as error:  # reported after the summary; the trials are all kept and logged
             outcome.delivery_error = one_line(error)
         outcome.timings["deliver"] = time.monotonic() - started
