@@ -16,6 +16,7 @@ back into the model and the estimator's own parameters, which are what users see
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -84,7 +85,7 @@ class SearchSpace:
             self.dimensions += model_dimensions(self.specs[0])
         else:
             names = [spec.name for spec in self.specs]
-            self.dimensions.append(Dimension(MODEL_DIMENSION, lambda: _categorical(names)))
+            self.dimensions.append(Dimension(MODEL_DIMENSION, functools.partial(_categorical, names)))
             for spec in self.specs:
                 chosen: Condition = ((MODEL_DIMENSION, (spec.name,)),)
                 self.dimensions += model_dimensions(spec, self.prefix(spec), chosen)

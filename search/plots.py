@@ -194,13 +194,14 @@ def _serve_figures(pipe: Any, storage_url: str, study_name: str, tracking_uri: s
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     os.environ.setdefault("MPLBACKEND", "Agg")
     import matplotlib.pyplot  # noqa: F401 - imported now, while the trials run
+    import optuna
     import optuna.importance
     import optuna.visualization.matplotlib
 
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a spawned process starts with Optuna's INFO lines
     if pipe.recv() != "draw":
         return
     try:
-        import optuna
         from mlflow import MlflowClient
 
         from search.stores.optuna import open_storage

@@ -72,6 +72,8 @@ class ConsoleReporter(Reporter):
         if self._bar_wanted and config.n_trials is not None:
             from tqdm import tqdm
 
+            # No monitor thread: with only the main thread, worker processes can be forked (see tracking._processes).
+            tqdm.monitor_interval = 0
             self._bar = tqdm(total=config.n_trials, unit="trial", file=sys.stderr, dynamic_ncols=True)
 
     def trial(
@@ -106,6 +108,7 @@ class ConsoleReporter(Reporter):
 
     def finish(self, outcome: StudyOutcome) -> None:
         if self._bar is not None:
+            self._bar.n = outcome.added  # the last trial may count after the watcher's last look
             self._bar.close()
             self._bar = None
         for line in summary(outcome, self._ui):

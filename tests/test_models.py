@@ -141,3 +141,12 @@ def test_several_models_are_one_space_whatever_order_they_are_given_in():
     assert [d.name for d in forward.dimensions] == [d.name for d in backward.dimensions]
     assert forward.dimensions[0].name == "model"
     assert all(d.when[0] == ("model", ("knn",)) for d in forward.dimensions if d.name.startswith("knn__"))
+
+
+def test_a_several_model_space_pickles_for_spawned_workers():
+    import pickle
+
+    space = SearchSpace([KNN, RF])
+    copy = pickle.loads(pickle.dumps(space))
+    dimensions = [(d.name, d.distribution()) for d in space.dimensions]
+    assert [(d.name, d.distribution()) for d in copy.dimensions] == dimensions

@@ -1,6 +1,7 @@
 """Several processes on one study: workers, and commands started at the same moment on fresh stores."""
 
 import subprocess
+import sys
 
 import optuna
 import pytest
@@ -46,3 +47,21 @@ def test_progress_reports_every_trial_whoever_ran_it(run_cli, workdir):
     study = optuna.load_study(study_name="knn", storage=f"sqlite:///{workdir / 'optuna.db'}")
     assert printed == sorted(t.number for t in study.trials if t.state.is_finished()), "each once, in order"
     assert len(printed) == 10 and result.stdout.count("[10 of 10]") == 1
+
+
+def test_workers_of_a_several_model_study_start_when_they_cannot_be_forked(workdir):
+    # With another thread running (a progress bar's monitor did it), forking is unsafe and the workers are
+    # spawned: everything they are given must pickle. A lambda in the search space once made this fail.
+    code = (
+        "import sys, threading, time; from search.cli import main; "
+        "threading.Thread(target=time.sleep, args=(600,), daemon=True).start(); "
+        "sys.argv = ['search', 'study', 'knn', 'rf', '--n-trials', '4', '--workers', '2', '--no-progress', "
+        "'--no-log-model']; main()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=cli_env(), capture_output=True, text=True,
+                            timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert "Ran 4 trials." in result.stdout
+    assert "A new study created" not in result.stdout + result.stderr, "no Optuna INFO lines from spawned processes"
+    parents, children = _layout(f"sqlite:///{workdir / 'mlflow.db'}", "knn-random-forest")
+    assert len(parents) == 1 and len(children) == 4

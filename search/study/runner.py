@@ -249,12 +249,15 @@ def run_study(
             data.log(MlflowClient(plan.tracking_uri), study_run_id)
             outcome = StudyOutcome(plan, study, 0, experiment_id, study_run_id, recovered=recovered)
             outcome.timings["prepare"] = time.monotonic() - started
-            if remote is not None:
-                from search.study.remote import run_remote_workers
+            try:
+                if remote is not None:
+                    from search.study.remote import run_remote_workers
 
-                failure, own, figures = run_remote_workers(outcome, callback, reporter, remote)
-            else:
-                failure, own, figures = _run_workers(outcome, callback, reporter)
+                    failure, own, figures = run_remote_workers(outcome, callback, reporter, remote)
+                else:
+                    failure, own, figures = _run_workers(outcome, callback, reporter)
+            except Exception as error:  # the workers could not even start: still end the parent run, then say why
+                failure, own, figures = error, {worker_id()}, None
             # From here on a signal never cuts a write short; after Ctrl-C, a second one exits at once.
             wrapping_up.enter_context(Interrupts(stop=lambda: None, signalled=outcome.interrupted))
             try:
