@@ -34,7 +34,7 @@ def main(script: str | None) -> int:
             raise SearchError(f"SEARCH_TRACKING_URI is a tracking server ({mask(uri)}): open its own UI instead")
         prepare_tracking_store(uri)
     except (SearchError, project.SettingError) as error:
-        print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        project.error_line(PROG, error)
         return error.exit_code
     return serve(uri, port, hosts, root)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 METADATA_FILE = ".project-metadata.yaml"
@@ -34,6 +35,11 @@ class SettingError(ValueError):
     """A project setting (an environment variable) is unusable; the message names it."""
 
     exit_code = 2
+
+
+def error_line(prog: str, error: BaseException) -> None:
+    """A script's one-line error on stderr: ``prog: error: message``."""
+    print(f"{prog}: error: {' '.join(str(error).split())}", file=sys.stderr)
 
 
 def project_root(script: str | None = None) -> Path:
@@ -113,12 +119,12 @@ def register() -> str | None:
 
 def n_trials() -> int | None:
     """``SEARCH_N_TRIALS``: trials each run of the study job adds to each study (blank: the toolkit's default)."""
-    return number("SEARCH_N_TRIALS")
+    return number("SEARCH_N_TRIALS", positive=True)
 
 
 def timeout() -> float | None:
     """``SEARCH_TIMEOUT``: seconds after which a study starts no trial (blank: no limit)."""
-    return number("SEARCH_TIMEOUT", float)
+    return number("SEARCH_TIMEOUT", float, positive=True)
 
 
 def app_port() -> int:
@@ -141,6 +147,7 @@ def ui_host() -> str | None:
     host = env("SEARCH_UI_HOST").lower().rstrip(".")
     if "://" in host:
         host = host.split("://", 1)[1].split("/", 1)[0]
+    host = host.rsplit("@", 1)[-1]  # an address pasted with credentials: the host only, never the password
     name, _, port = host.partition(":")
     if host and (not _DOMAIN.match(name) or (port and not port.isdigit())):
         raise SettingError(f"SEARCH_UI_HOST must be a host name like mlflow-team.ml.example.com, got {host!r}")

@@ -61,7 +61,7 @@ def main(argv: list[str], script: str | None) -> int:
         remote = remote_workers(root)
         interrupted = run(configs, remote)
     except (SearchError, ParamError, project.SettingError) as error:
-        print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        project.error_line(PROG, error)
         return getattr(error, "exit_code", 2)
     if interrupted:
         print(f"{PROG}: interrupted; every finished trial is saved and logged. Run the job again to resume.",
@@ -86,10 +86,10 @@ def remote_workers(root) -> Callable[[], object] | None:
     count = project.workers()
     if count == 1:
         return None
-    from launch_workers import CmlWorkers
+    from launch_workers import CmlWorkers, workers_api
 
     cpu, memory = project.worker_resources()
-    CmlWorkers(count, cpu, memory, root).check()
+    workers_api(count)
     return lambda: CmlWorkers(count, cpu, memory, root)
 
 
@@ -116,9 +116,6 @@ def run(configs: list, remote: Callable[[], object] | None = None) -> bool:
         print(f"Every study and trial is in the tracking server's MLflow UI: {ui_address(server)}", flush=True)
     elif address is not None:
         print(f"Every study and trial is in this project's 'MLflow UI' application: {ui_address(address)}", flush=True)
-    else:
-        print("Every study and trial is in the MLflow UI: run `search ui` in the project "
-              "(e.g. .venv/bin/search ui), then open the address it prints.", flush=True)
     return False
 
 

@@ -47,10 +47,11 @@ def main(argv: list[str], script: str | None) -> int:
     try:
         root = project.project_root(script)
         os.chdir(root)
-        config = project.study_config(args.models, root, args.n_trials, args.timeout, seed=args.seed)
+        config = project.study_config(args.models, root, args.n_trials, args.timeout, seed=args.seed,
+                                      workers=project.workers())
         ran = join_study(config, args.slot)
     except (SearchError, ParamError, project.SettingError) as error:
-        print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        project.error_line(PROG, error)
         return 1
     except KeyboardInterrupt:  # stopped by the job (stop_workers): the trial it was fitting is recorded
         print(f"{PROG}: {worker_id()} stopped; its finished trials are in the study", file=sys.stderr)

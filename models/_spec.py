@@ -88,12 +88,6 @@ class ModelSpec:
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
 
-    def param(self, name: str) -> Param:
-        for param in self.params:
-            if param.name == name:
-                return param
-        raise KeyError(name)
-
     def resolve(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Validated estimator parameters: the declared defaults overridden by ``given``.
 

@@ -8,7 +8,7 @@ from models import Categorical, Int, ModelSpec
 
 def enough_rows(params: Mapping[str, Any], n_rows: int) -> str | None:
     """kNN needs at least ``n_neighbors`` rows to fit on (scikit-learn's fast path does not always say so)."""
-    k = params.get("n_neighbors", 5)
+    k = params["n_neighbors"]
     return f"n_neighbors={k} is more than the {n_rows} rows it is fitted on" if k > n_rows else None
 
 

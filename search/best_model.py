@@ -54,14 +54,16 @@ class Delivered:
         return lines
 
 
-def check_registered_name(name: str | None) -> None:
-    """Refuse a registered-model name that would break model URIs, before anything runs."""
+def check_registered_name(name: str | None, log_model: bool = True) -> None:
+    """Refuse a registered-model name that would break model URIs, or nothing to register; before anything runs."""
     from search.errors import InputError
 
     if name is None:
         return
     if not name.strip() or any(c in name for c in FORBIDDEN_IN_NAMES):
         raise InputError(f"--register {name!r}: a registered model's name cannot be blank or contain / : @")
+    if not log_model:
+        raise InputError("--register needs the best model logged: drop --no-log-model")
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,10 @@ def deliver(
         _deliver_model(delivered, client, target, log_model, register)
     finally:
         if figures is not None:
-            delivered.skipped = figures.result()
+            try:
+                delivered.skipped = figures.result()
+            except RuntimeError as error:  # the model is logged all the same: say what is missing
+                delivered.skipped = [f"figures: not logged ({error})"]
     return delivered
 
 
@@ -136,11 +141,12 @@ def _deliver_model(
         client.set_tag(run_id, BEST_MODEL_TAG, delivered.model_id)
         delivered.refitted = True
     if register is not None and not _registered(client, register, delivered.model_id):
+        from search.champion import DIGEST_TAG, METRIC_TAG, SCORE_TAG
         from search.champion import register as register_version
 
         test = delivered.metrics.get(f"test_{scoring.metric}")
-        version_tags = {"study": study.study_name, "trial": best.number, "metric": scoring.cv_name,
-                        "cv_score": best.value, "data_digest": lineage.digest}
+        version_tags = {"study": study.study_name, "trial": best.number, METRIC_TAG: scoring.cv_name,
+                        SCORE_TAG: best.value, DIGEST_TAG: lineage.digest}
         if test is not None:
             version_tags["test_score"] = test
         delivered.registration = register_version(client, register, delivered.model_id, run_id, version_tags)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from search import defaults
 from search.errors import InputError
+from search.seeds import check_seed
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,8 +38,7 @@ class DataSpec:
     def __post_init__(self) -> None:
         if not 0.0 < self.test_size < 1.0:
             raise DataError(f"--test-size must be between 0 and 1 (exclusive), got {self.test_size}")
-        if self.split_seed < 0:
-            raise DataError(f"--split-seed must be 0 or more, got {self.split_seed}")
+        check_seed(self.split_seed, "--split-seed")
         if self.target is not None and is_named(self.source):
             raise DataError(
                 f"--target names a CSV file's label column; {self.source!r} is a bundled dataset with its own labels"
@@ -46,8 +46,9 @@ class DataSpec:
 
     @property
     def label(self) -> str:
-        """How the study's settings name the data."""
-        return self.source if self.target is None else f"{self.source} (target={self.target})"
+        """How the study's settings name the data: a CSV file by its absolute path, from wherever it was named."""
+        source = self.source if is_named(self.source) else str(Path(self.source).resolve())
+        return source if self.target is None else f"{source} (target={self.target})"
 
     @classmethod
     def from_label(cls, label: str, test_size: float, split_seed: int) -> DataSpec:
@@ -177,8 +178,9 @@ def read_features(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataError(f"data file {str(path)!r} is empty") from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DataError(f"cannot read data file {str(path)!r}: {first_line}") from None
+        from search.tracking import one_line
+
+        raise DataError(f"cannot read data file {str(path)!r}: {one_line(error)}") from None
     if len(frame) == 0:
         raise DataError(f"data file {str(path)!r} has no rows")
     return frame

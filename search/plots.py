@@ -122,8 +122,13 @@ def write_figures(study: optuna.study.Study, space: SearchSpace | None, folder: 
 
     import matplotlib.pyplot as plt
 
+    from search.errors import InputError
+
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot write figures into {str(folder)!r}: {error.strerror or error}") from None
     written, skipped = [], []
     for made in study_figures(study, space):
         if made.figure is None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.errors import InputError
+from search.stores.urls import mask
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,14 +27,19 @@ def model_uri(reference: str, tracking_uri: str, storage: str) -> str:
     if reference.startswith(URI_SCHEMES):
         return reference
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     from search.best_model import BEST_MODEL_TAG
-    from search.cli.results import load_study
-    from search.tracking import STUDY_RUN_ATTRIBUTE_KEY
+    from search.stores.optuna import load_study
+    from search.tracking import STUDY_RUN_ATTRIBUTE_KEY, one_line
 
     study = load_study(reference, storage)
     run_id = study.user_attrs.get(STUDY_RUN_ATTRIBUTE_KEY)
-    model_id = MlflowClient(tracking_uri).get_run(run_id).data.tags.get(BEST_MODEL_TAG) if run_id else None
+    try:
+        model_id = MlflowClient(tracking_uri).get_run(run_id).data.tags.get(BEST_MODEL_TAG) if run_id else None
+    except MlflowException as error:
+        where = mask(tracking_uri)
+        raise InputError(f"cannot read study {reference!r}'s run from {where}: {one_line(error)}") from None
     if not model_id:
         raise InputError(f"study {reference!r} has no best model logged yet: run 'search study' on it "
                          "(without --no-log-model)")
@@ -44,7 +50,6 @@ def model_uri(reference: str, tracking_uri: str, storage: str) -> str:
 class LoadedModel:
     """A logged scikit-learn model and the feature columns its signature takes, in order."""
 
-    uri: str
     estimator: Any
     columns: list[str]
 
@@ -97,7 +102,7 @@ def load_model(uri: str) -> LoadedModel:
         raise InputError(f"cannot load model {uri}: {one_line(error)}") from None
     if signature is None:
         raise InputError(f"model {uri} has no signature: log it with the columns it takes")
-    return LoadedModel(uri, estimator, list(signature.inputs.input_names()))
+    return LoadedModel(estimator, list(signature.inputs.input_names()))
 
 
 def predict_csv(uri: str, path: Path) -> pd.DataFrame:

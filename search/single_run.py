@@ -23,7 +23,6 @@ RUNS_EXPERIMENT_SUFFIX = "-runs"
 class RunOutcome:
     run_id: str
     experiment_id: str
-    tracking_uri: str
     params: dict[str, Any]
     metrics: dict[str, float]
     registration: Registration | None = None
@@ -58,9 +57,7 @@ def run_once(
 
     params = spec.resolve(params)
     check_seed(seed)
-    check_registered_name(register)
-    if register is not None and not log_model:
-        raise InputError("--register needs the model logged: drop --no-log-model")
+    check_registered_name(register, log_model)
     data, scoring = data or DataSpec(), scoring or Scoring()
     dataset = data.load()
     scoring.check(dataset)
@@ -87,7 +84,7 @@ def run_once(
     writer = RunWriter(uri)
     run = writer.client.create_run(experiment_id, start_time=started, tags=record.tags, run_name=record.run_name)
     record.run_id = run.info.run_id
-    outcome = RunOutcome(record.run_id, experiment_id, uri, params, result.metrics)
+    outcome = RunOutcome(record.run_id, experiment_id, params, result.metrics)
     status = "FAILED"
     try:
         data_lineage.log(writer.client, record.run_id)
@@ -99,11 +96,12 @@ def run_once(
                                         data_lineage)
             record.metrics = {k: v for k, v in record.metrics.items() if k not in metrics}  # logged with the model
             if register is not None:
+                from search.champion import DIGEST_TAG, METRIC_TAG, SCORE_TAG
                 from search.champion import register as register_version
 
-                version_tags = {"run": record.run_id, "metric": scoring.cv_name, "cv_score": result.cv_score,
+                version_tags = {"run": record.run_id, METRIC_TAG: scoring.cv_name, SCORE_TAG: result.cv_score,
                                 "test_score": result.metrics[f"test_{scoring.metric}"],
-                                "data_digest": data_lineage.digest}
+                                DIGEST_TAG: data_lineage.digest}
                 outcome.registration = register_version(writer.client, register, model_id, record.run_id,
                                                         version_tags)
         writer.write(record, experiment_id)

@@ -58,7 +58,7 @@ def trials_frame(study: optuna.study.Study, scores: bool = False) -> pd.DataFram
     pruned = frame["state"] == "PRUNED"
     frame.insert(frame.columns.get_loc("value") + 1, "partial", frame["value"].where(pruned))
     frame["value"] = frame["value"].where(~pruned)
-    frame["duration_s"] = frame.pop("duration").dt.total_seconds()
+    frame["duration_s"] = pd.to_timedelta(frame.pop("duration")).dt.total_seconds()  # NaT while none has ended
     # Trials other workers add meanwhile are not in the frame: take the frame's, by number.
     by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
     trials = [by_number[number] for number in frame["number"]]

@@ -103,6 +103,9 @@ def _csv(path, rows):
         (["--storage", "sqlite:///same.db", "--tracking-uri", "sqlite:///same.db"], "are the same file"),
         (["--storage", "sqlite:///{garbage}"], "cannot use {garbage} as the Optuna storage: file is not a database"),
         (["--storage", "sqlite:///{mlflow_db}"], "is an MLflow tracking store, not the Optuna storage"),
+        (["--experiment", " "], "--experiment must not be blank"),
+        (["--timeout", "nan"], "--timeout must be positive, got nan"),
+        (["--split-seed", "5000000000"], "--split-seed must be between 0 and 4294967295, got 5000000000"),
     ],
 )
 def test_a_study_input_error_is_one_line_and_creates_nothing(search_cli, workdir, migrated_mlflow_db, args, fragment):
@@ -200,3 +203,66 @@ def test_knn_never_scores_more_neighbours_than_rows(search_cli, workdir):
                         "--experiment", "small-runs")
     _one_line_error(single, 2, "cannot evaluate knn on")
     assert "n_neighbors=40 is more than the 36 rows it is fitted on in 5-fold CV" in single.stderr
+
+
+
+def test_reading_commands_on_a_missing_study_create_nothing(search_cli, workdir):
+    for args, code, fragment in [
+        (["sync", "nostudy"], 2, "no Optuna storage"),
+        (["predict", "nostudy", "--data", "x.csv"], 1, "no MLflow tracking store at"),
+        (["predict", "models:/m@champion", "--data", "x.csv", "--tracking-uri", "sqlite:///other.db"], 1,
+         "no MLflow tracking store at"),
+    ]:
+        _one_line_error(search_cli(*args), code, fragment)
+    assert list(workdir.iterdir()) == [], "no store is created by a command that only reads"
+
+
+def test_trials_of_a_study_whose_only_trial_waits(search_cli, workdir):
+    import optuna
+
+    study = optuna.create_study(study_name="queued", storage=f"sqlite:///{workdir / 'optuna.db'}")
+    study.enqueue_trial({"x": 1})
+    result = search_cli("trials", "queued")
+    assert result.returncode == 0, result
+    assert "WAITING" in result.stdout
+
+
+def test_output_paths_that_cannot_be_written_are_one_line(search_cli, workdir, tracking_uri):
+    assert search_cli("study", "knn", "--n-trials", "2", "--seed", "1", "--no-progress").returncode == 0
+    (workdir / "taken").write_text("a file, not a folder")
+    _one_line_error(search_cli("plot", "knn", "--output", str(workdir / "taken")), 2, "cannot write figures into")
+    rows = _csv(workdir / "rows.csv", [",".join(f"x{i}" for i in range(20)), ",".join(["0.1"] * 20)])
+    _one_line_error(search_cli("predict", "knn", "--data", rows, "--output", str(workdir / "no" / "out.csv")), 2,
+                    "cannot write")
+
+
+def test_sync_keeps_to_no_log_model(search_cli, workdir, tracking_uri):
+    assert search_cli("study", "knn", "--n-trials", "2", "--no-log-model", "--no-progress").returncode == 0
+    result = search_cli("sync", "knn")
+    assert result.returncode == 0, result
+    assert "Best model" not in result.stdout, "sync refits nothing the study was told not to log"
+
+
+def test_a_csv_study_resumes_named_from_another_directory(search_cli, workdir, monkeypatch):
+    (workdir / "sub").mkdir()
+    data = _csv(workdir / "my.csv", ["a,b,label"] + [f"{i},{i % 7},{i % 2}" for i in range(200)])
+    first = search_cli("study", "knn", "--data", "my.csv", "--target", "label", "-n", "1", "--no-progress",
+                       "--no-log-model", "--storage", f"sqlite:///{workdir / 'optuna.db'}",
+                       "--tracking-uri", f"sqlite:///{workdir / 'mlflow.db'}")
+    assert first.returncode == 0, first
+    monkeypatch.chdir(workdir / "sub")
+    again = search_cli("study", "knn", "--data", "../my.csv", "--target", "label", "-n", "1", "--no-progress",
+                       "--no-log-model", "--storage", f"sqlite:///{workdir / 'optuna.db'}",
+                       "--tracking-uri", f"sqlite:///{workdir / 'mlflow.db'}")
+    assert again.returncode == 0, again
+    assert "Resumed: the study already had 1 trial; added 1." in again.stdout
+    assert data
+
+
+
+@pytest.mark.parametrize("password", ["hunt/er2", "s3cret"])
+def test_a_password_holding_a_slash_is_masked_too(search_cli, workdir, password):
+    result = search_cli("best", "x", "--storage", f"postgresql://u:{password}@127.0.0.1:1/db")
+    _one_line_error(result, 1, "cannot open Optuna storage postgresql://u:***@127.0.0.1:1/db")
+    assert password not in result.stderr + result.stdout
+    assert "Connection refused" in result.stderr, "the driver's reason, not Optuna's wrapper"

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 import project
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 METADATA = REPO / project.METADATA_FILE
 
 #: What CML requires of each task type it knows (AMP specification 1.0), and the field types.

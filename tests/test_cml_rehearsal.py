@@ -102,7 +102,7 @@ class Launch:
 
 def installed() -> bool:
     try:
-        importlib.metadata.version("cml-hyperparameter-search")
+        importlib.metadata.version(project.DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
         return False
     return True
@@ -619,6 +619,12 @@ def test_ui_also_serves_the_host_search_ui_host_names(monkeypatch: pytest.Monkey
     assert project.app_address() == "https://mlflow-team.ml-1.example.site", "the job prints the address it serves"
     monkeypatch.setenv("SEARCH_UI_HOST", "https://mlflow-team.ml-1.example.site/")
     assert project.ui_host() == "mlflow-team.ml-1.example.site", "an address pasted from the browser is its host"
+    monkeypatch.setenv("SEARCH_UI_HOST", "https://bob:s3cret@mlflow-team.ml-1.example.site/")
+    assert project.ui_host() == "mlflow-team.ml-1.example.site", "never the credentials"
+    monkeypatch.setenv("SEARCH_UI_HOST", "https://bob:s3cret@mlflow team")
+    with pytest.raises(project.SettingError) as refused:
+        project.ui_host()
+    assert "s3cret" not in str(refused.value)
     for bad in ("*.example.site", "mlflow team", "host:port"):
         monkeypatch.setenv("SEARCH_UI_HOST", bad)
         with pytest.raises(project.SettingError, match="SEARCH_UI_HOST must be a host name"):

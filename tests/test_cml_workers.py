@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARTIFACTS, CML_STANDIN, PYTHON, MlflowServer, copy_project, project_env
+from conftest import ARTIFACTS, CML_STANDIN, PYTHON, MlflowServer, copy_project, experiment_runs, project_env
 
 pytestmark = pytest.mark.slow
 
@@ -57,17 +57,6 @@ def load_study(root: Path, name: str):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.load_study(study_name=name, storage=open_storage(str(root / "optuna.journal"), read_only=True))
-
-
-def study_runs(tracking_uri: str, experiment: str) -> tuple[list, list]:
-    """The experiment's study (parent) runs and trial (child) runs."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri)
-    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id], max_results=1000)
-    parents = [run for run in runs if run.data.tags.get("search.role") == "study"]
-    children = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
-    return parents, children
 
 
 def worker_logs(root: Path) -> list[str]:
@@ -108,7 +97,7 @@ def test_four_workers_share_a_study_on_a_fresh_journal_logged_once_to_a_postgres
         logs = worker_logs(cml_project)
         assert len(logs) == 4 and all(re.search(r"ran 2 trials of study 'knn'", text) for text in logs), logs
 
-        parents, children = study_runs(server.url, "knn")
+        parents, children = experiment_runs(server.url, "knn")
         assert len(parents) == 1, "one study run, made by the job before the workers started"
         assert sorted(int(run.data.tags["number"]) for run in children) == list(range(8)), \
             "every trial logged exactly once"
@@ -141,8 +130,8 @@ def test_a_killed_worker_is_reported_and_the_job_runs_its_missing_trials(
     _, _, status, finished, share = failed[0]
     assert status == "failed" and share == "3"
     missing = 3 - int(finished)
-    if missing:
-        assert f"This job runs the {missing} trial{'s' if missing > 1 else ''} they did not." in out
+    made_up = f"This job runs the {missing} trial{'s' if missing > 1 else ''} they did not."
+    assert (made_up in out) == (missing > 0), out  # killed after its last trial, it owes none
     assert "Ran 9 trials." in out
 
     from search.study.remote import counts
@@ -150,7 +139,7 @@ def test_a_killed_worker_is_reported_and_the_job_runs_its_missing_trials(
     trials = load_study(cml_project, "random-forest").trials
     assert sum(counts(t) for t in trials) == 9, "the study got every trial asked for"
     assert all(t.state.is_finished() or t.state.name == "WAITING" for t in trials)
-    parents, children = study_runs(postgres_url, "random-forest")
+    parents, children = experiment_runs(postgres_url, "random-forest")
     assert len(parents) == 1
     finished_trials = sorted(t.number for t in trials if t.state.is_finished())
     assert sorted(int(r.data.tags["number"]) for r in children) == finished_trials
@@ -182,7 +171,7 @@ def test_ctrl_c_stops_the_workers_and_ends_every_run(cml_project: Path) -> None:
         assert "stopped; its finished trials are in the study" in text and "Traceback" not in text
     trials = load_study(cml_project, "random-forest").trials
     assert not [t.number for t in trials if t.state.name == "RUNNING"]
-    parents, children = study_runs(f"sqlite:///{cml_project / 'mlflow.db'}", "random-forest")
+    parents, children = experiment_runs(f"sqlite:///{cml_project / 'mlflow.db'}", "random-forest")
     assert parents[0].info.status == "KILLED"
     assert len(children) == sum(t.state.is_finished() for t in trials)
     assert "RUNNING" not in {run.info.status for run in children}
@@ -203,6 +192,8 @@ def _complete(root: Path) -> bool:
         ({"SEARCH_WORKERS": "zero"}, "SEARCH_WORKERS must be a whole number, got 'zero'"),
         ({"SEARCH_WORKERS": "0"}, "SEARCH_WORKERS must be a whole number above 0"),
         ({"SEARCH_WORKER_MEMORY": "-1"}, "SEARCH_WORKER_MEMORY must be a number above 0"),
+        ({"SEARCH_N_TRIALS": "0"}, "SEARCH_N_TRIALS must be a whole number above 0, got '0'"),
+        ({"SEARCH_TIMEOUT": "nan"}, "SEARCH_TIMEOUT must be a number above 0, got 'nan'"),
         ({"PYTHONPATH": ""}, "SEARCH_WORKERS=2 needs CML's workers API (cml.workers_v1)"),
     ],
 )
@@ -237,3 +228,13 @@ def test_the_standin_is_only_on_the_tests_path() -> None:
     result = subprocess.run([PYTHON, "-c", "import cml.workers_v1"], capture_output=True, text=True,
                             env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, cwd="/")
     assert result.returncode != 0 and "ModuleNotFoundError" in result.stderr
+
+
+def test_a_worker_run_by_hand_looks_where_its_job_keeps_the_study(cml_project: Path) -> None:
+    # SEARCH_STORAGE blank with several workers: the job's <project>/optuna.journal, never a new optuna.db.
+    env = {**job_env(cml_project, SEARCH_WORKERS="2"), "SEARCH_STORAGE": ""}
+    result = subprocess.run([PYTHON, str(cml_project / "cml/study_worker.py"), "knn", "--seed", "1", "--slot", "1",
+                             "--n-trials", "2"], cwd=cml_project, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert f"no study 'knn' in {cml_project / 'optuna.journal'}" in result.stderr
+    assert not (cml_project / "optuna.db").exists()

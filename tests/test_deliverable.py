@@ -14,10 +14,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from conftest import REPO, SEARCH, cli_env, experiment_runs, page_text
+from conftest import ARTIFACTS, SEARCH, cli_env, experiment_runs, page_text
 from search.data import DataSpec
-
-ARTIFACTS = REPO / "test-artifacts"
 
 
 def _study(search_cli, *args: str):

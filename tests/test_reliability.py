@@ -264,17 +264,19 @@ def test_a_tracking_server_that_dies_costs_seconds_and_search_sync_logs_the_rest
     assert exited - last.timestamp() < 60, "the command ended within a minute of its last trial"
 
     server.start()
-    logged = {int(r.data.tags["number"]) for r in experiment_runs(server.url, "random-forest")[1]}
-    assert not logged & unlogged, "the unlogged list is true: none of them reached the server"
-    first = subprocess.run([SEARCH, "sync", "random-forest", "--tracking-uri", server.url], cwd=workdir,
-                           env=cli_env(), capture_output=True, text=True, timeout=240)
-    assert first.returncode == 0, first.stderr
-    assert "that had no run" in first.stdout
-    assert_runs_match_trials(server.url, storage, "random-forest")
-    second = subprocess.run([SEARCH, "sync", "random-forest", "--tracking-uri", server.url], cwd=workdir,
-                            env=cli_env(), capture_output=True, text=True, timeout=240)
-    assert second.returncode == 0 and "Every finished trial has exactly one complete run." in second.stdout
-    server.stop()
+    try:
+        logged = {int(r.data.tags["number"]) for r in experiment_runs(server.url, "random-forest")[1]}
+        assert not logged & unlogged, "the unlogged list is true: none of them reached the server"
+        first = subprocess.run([SEARCH, "sync", "random-forest", "--tracking-uri", server.url], cwd=workdir,
+                               env=cli_env(), capture_output=True, text=True, timeout=240)
+        assert first.returncode == 0, first.stderr
+        assert "that had no run" in first.stdout
+        assert_runs_match_trials(server.url, storage, "random-forest")
+        second = subprocess.run([SEARCH, "sync", "random-forest", "--tracking-uri", server.url], cwd=workdir,
+                                env=cli_env(), capture_output=True, text=True, timeout=240)
+        assert second.returncode == 0 and "Every finished trial has exactly one complete run." in second.stdout
+    finally:
+        server.stop()
 
 
 def test_credentials_in_the_tracking_uri_reach_a_server_behind_basic_auth(workdir, tmp_path, run_cli):

@@ -3,7 +3,7 @@
 Only Typer is imported here: MLflow, Optuna and scikit-learn are imported by
 the commands that use them, so ``search --help`` answers at once. The modules
 mirror the command tree: ``study``, ``run``, ``models``, ``results`` (best,
-trials), ``ui``.
+trials), ``sync``, ``predict``, ``plot``, ``ui``.
 """
 
 from __future__ import annotations
@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:
         if os.environ.get("SEARCH_DEBUG"):
             raise
-        error_line(f"unexpected {type(error).__name__}: {error} (set SEARCH_DEBUG=1 for the traceback)")
+        from search.tracking import mask
+
+        error_line(f"unexpected {type(error).__name__}: {mask(str(error))} (set SEARCH_DEBUG=1 for the traceback)")
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

@@ -8,8 +8,6 @@ def models() -> None:
 
     Built-in and plugin models alike (see the README's "Adding a model").
     """
-    import pandas as pd
-
     from search.registry import registered_models
 
     rows = []
@@ -23,14 +21,7 @@ def models() -> None:
                 "default": "none" if param.default is None else param.default,
                 "search space": space,
             })
-    frame = pd.DataFrame(rows)
-    print(frame.to_string(index=False, justify="left", formatters=_left(frame)))
-
-
-def _left(frame) -> dict:
-    """Left-align every column (pandas right-aligns text by default)."""
-    formatters = {}
-    for column in frame.columns:
-        width = max(len(str(column)), *(len(str(v)) for v in frame[column]))
-        formatters[column] = lambda value, width=width: str(value).ljust(width)
-    return formatters
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(row[c])) for row in rows)) for c in columns}
+    for row in [dict(zip(columns, columns, strict=True)), *rows]:
+        print(" ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip())

@@ -37,4 +37,10 @@ Storage = Annotated[
         help=f"Optuna storage: {defaults.STORAGE}, postgresql://..., redis://..., or a file ending in .journal.",
     ),
 ]
+Register = Annotated[
+    str | None,
+    typer.Option("--register", envvar="SEARCH_REGISTER", metavar="NAME",
+                 help="Register the (best) model as a version of NAME; it becomes NAME@champion if it scores "
+                 "higher than the champion on the same metric and data."),
+]
 Format = Annotated[defaults.OutputFormat, typer.Option("--format", case_sensitive=False, help="How to print.")]

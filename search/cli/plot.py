@@ -23,8 +23,8 @@ def plot(
     importances, parallel coordinates, slices (per model, and of the model
     choice, in a study of several).
     """
-    from search.cli.results import load_study
     from search.plots import write_figures
+    from search.stores.optuna import load_study
     from search.trials import space_of
 
     study = load_study(study_name, storage)

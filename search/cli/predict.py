@@ -30,14 +30,20 @@ def predict(
     """
     import mlflow
 
+    from search.errors import InputError
     from search.predict import model_uri, predict_csv
+    from search.stores.mlflow import check_existing_store
     from search.stores.urls import resolve_storage, resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
+    check_existing_store(uri)
     mlflow.set_tracking_uri(uri)  # models:/ and runs:/ URIs are read from this store
     predictions = predict_csv(model_uri(model, uri, resolve_storage(storage)), data)
     if output is None:
         print(predictions.to_csv(index=False), end="")
-    else:
+        return
+    try:
         predictions.to_csv(output, index=False)
-        print(f"Wrote {len(predictions)} predictions to {output}")
+    except OSError as error:
+        raise InputError(f"cannot write {str(output)!r}: {error.strerror or error}") from None
+    print(f"Wrote {len(predictions)} predictions to {output}")

@@ -16,26 +16,9 @@ from search.cli import options as opt
 from search.errors import InputError
 
 if TYPE_CHECKING:
-    import optuna
     import pandas as pd
 
 StudyName = Annotated[str, typer.Argument(help="The study's name.")]
-
-
-def load_study(study_name: str, storage: str) -> optuna.study.Study:
-    """The study ``study_name``, opened read-only; a missing one is a one-line error naming those there are."""
-    import optuna
-
-    from search.stores.optuna import open_storage
-    from search.stores.urls import resolve_storage
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    backend = open_storage(resolve_storage(storage), read_only=True)
-    try:
-        return optuna.load_study(study_name=study_name, storage=backend)
-    except KeyError:
-        names = [s.study_name for s in optuna.get_all_study_summaries(backend, include_best_trial=False)]
-        raise InputError(f"no study {study_name!r} in the storage; it has: {', '.join(names) or 'none'}") from None
 
 
 def emit(frame: pd.DataFrame, fmt: defaults.OutputFormat, single: bool = False) -> None:
@@ -67,6 +50,7 @@ def best(
     """
     import pandas as pd
 
+    from search.stores.optuna import load_study
     from search.tracking import METRICS_ATTRIBUTE_KEY
     from search.trials import shown_params, space_of
 
@@ -92,6 +76,7 @@ def trials(
     ``value`` is the cross-validated score of complete trials; a pruned trial's
     score after its last fold is in ``partial``.
     """
+    from search.stores.optuna import load_study
     from search.trials import trials_frame
 
     study = load_study(study_name, storage)

@@ -21,11 +21,6 @@ RunsExperiment = Annotated[
     str | None, typer.Option("--experiment", help="MLflow experiment (default: <model>-runs, apart from studies).")
 ]
 LogModel = Annotated[bool, typer.Option("--log-model/--no-log-model", help="Log the fitted model.")]
-Register = Annotated[
-    str | None,
-    typer.Option("--register", envvar="SEARCH_REGISTER", metavar="NAME",
-                 help="Register the model as a version of NAME (NAME@champion if it scores higher)."),
-]
 
 
 class RunGroup(TyperGroup):
@@ -84,7 +79,7 @@ def _model_command(spec: ModelSpec) -> Any:
 
         # Only what the user typed: the declaration fills in defaults, and knows which parameters apply.
         given = {p.name: value for p in spec.params if (value := values.pop(p.name)) is not None
-                 or getattr(ctx.get_parameter_source(p.name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")}
+                 or getattr(ctx.get_parameter_source(p.name), "name", None) == "COMMANDLINE"}
         outcome = run_once(
             spec,
             given,
@@ -121,7 +116,7 @@ def _model_command(spec: ModelSpec) -> Any:
         ("tracking_uri", opt.TrackingUri, None),
         ("experiment", RunsExperiment, None),
         ("log_model", LogModel, True),
-        ("register", Register, None),
+        ("register", opt.Register, None),
     ]
     context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
     keyword = inspect.Parameter.KEYWORD_ONLY

@@ -52,12 +52,7 @@ def study(
         bool,
         typer.Option("--log-model/--no-log-model", help="Refit the best configuration; log it on the study's run."),
     ] = True,
-    register: Annotated[
-        str | None,
-        typer.Option("--register", envvar="SEARCH_REGISTER", metavar="NAME",
-                     help="Register the best model as a version of NAME; it becomes NAME@champion if it scores "
-                     "higher than the champion on the same metric and data."),
-    ] = None,
+    register: opt.Register = None,
 ) -> None:
     """Run (or resume) a study, every trial logged to MLflow.
 

@@ -17,6 +17,7 @@ import sys
 from search.errors import SearchError
 from search.stores.lock import creating
 from search.stores.urls import is_server, mask, sqlite_path
+from search.tracking import one_line
 
 HEALTH_TIMEOUT_SECONDS = 5.0
 #: MLflow's HTTP client settings for our commands (MLflow's own defaults: 7 retries, 120 s timeout,
@@ -60,13 +61,19 @@ def prepare_tracking_store(tracking_uri: str) -> None:
         return
     from mlflow import MlflowClient
 
-    with creating(sqlite_path(tracking_uri)):
-        try:
+    try:
+        with creating(sqlite_path(tracking_uri)):  # its lock file may fail too (a file where a folder should be)
             MlflowClient(tracking_uri).search_experiments(max_results=1)
-        except Exception as error:
-            raise TrackingError(
-                f"cannot open MLflow tracking store {mask(tracking_uri)}: {_first_line(error)}"
-            ) from None
+    except Exception as error:
+        raise TrackingError(f"cannot open MLflow tracking store {mask(tracking_uri)}: {one_line(error)}") from None
+
+
+def check_existing_store(tracking_uri: str) -> None:
+    """Refuse a local store that does not exist (reading from it would create an empty one), then check it opens."""
+    path = sqlite_path(tracking_uri)
+    if path is not None and not path.exists():
+        raise TrackingError(f"no MLflow tracking store at {path}: pass the --tracking-uri your studies logged to")
+    prepare_tracking_store(tracking_uri)
 
 
 def experiment_id(tracking_uri: str, name: str) -> str:
@@ -76,10 +83,13 @@ def experiment_id(tracking_uri: str, name: str) -> str:
     from search.tracking import get_or_create_experiment
 
     client = MlflowClient(tracking_uri)
-    found = get_or_create_experiment(client, name)
-    key, value = EXPERIMENT_KIND_TAG
-    if client.get_experiment(found).tags.get(key) != value:
-        client.set_experiment_tag(found, key, value)
+    try:
+        found = get_or_create_experiment(client, name)
+        key, value = EXPERIMENT_KIND_TAG
+        if client.get_experiment(found).tags.get(key) != value:
+            client.set_experiment_tag(found, key, value)
+    except Exception as error:  # refused or unreachable since the check: one line, the URI masked
+        raise TrackingError(f"cannot use experiment {name!r} in {mask(tracking_uri)}: {one_line(error)}") from None
     return found
 
 
@@ -90,13 +100,17 @@ def check_server(tracking_uri: str) -> None:
     """
     import requests
 
+    env = os.environ.get
     auth = None
-    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
-    if user and password:
-        auth = (user, password)  # as MLflow sends them; credentials in the URL itself go the same way
+    if env("MLFLOW_TRACKING_USERNAME") and env("MLFLOW_TRACKING_PASSWORD"):
+        auth = (env("MLFLOW_TRACKING_USERNAME"), env("MLFLOW_TRACKING_PASSWORD"))  # credentials in the URL go too
+    headers = {"Authorization": f"Bearer {env('MLFLOW_TRACKING_TOKEN')}"} if env("MLFLOW_TRACKING_TOKEN") else {}
+    verify = (env("MLFLOW_TRACKING_INSECURE_TLS", "").lower() != "true"
+              and (env("MLFLOW_TRACKING_SERVER_CERT_PATH") or True))
     try:
         response = requests.get(tracking_uri.rstrip("/") + "/api/2.0/mlflow/experiments/search",
-                                params={"max_results": 1}, timeout=HEALTH_TIMEOUT_SECONDS, auth=auth)
+                                params={"max_results": 1}, timeout=HEALTH_TIMEOUT_SECONDS, auth=auth,
+                                headers=headers, verify=verify, cert=env("MLFLOW_TRACKING_CLIENT_CERT_PATH") or None)
     except requests.RequestException as error:
         reason = re.findall(r"\[Errno -?\d+\] ([^'\")]+)", str(error))
         problem = reason[-1] if reason else type(error).__name__
@@ -105,7 +119,8 @@ def check_server(tracking_uri: str) -> None:
             return
         problem = f"HTTP {response.status_code}"
         if response.status_code in (401, 403):
-            problem += " (put the credentials in the URL, or set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)"
+            problem += (" (put the credentials in the URL, or set MLFLOW_TRACKING_USERNAME and "
+                        "MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN)")
     raise TrackingError(f"cannot reach MLflow tracking server {mask(tracking_uri)}: {mask(problem)}")
 
 
@@ -123,8 +138,3 @@ def server_command(tracking_uri: str, port: int, host: str = "127.0.0.1") -> lis
     """The ``mlflow server`` command line serving the UI on ``tracking_uri`` (``search ui``, CML's application)."""
     return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking_uri,
             "--host", host, "--port", str(port), "--workers", "1", "--app-name", "search-ui"]
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return mask(text[0]) if text else type(error).__name__

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from search.errors import InputError, SearchError
 from search.stores.lock import creating
 from search.stores.urls import mask, sqlite_path
+from search.tracking import one_line
 
 if TYPE_CHECKING:
     import optuna
@@ -65,9 +66,8 @@ def open_storage(url: str, read_only: bool = False, heartbeat: bool = False) -> 
             return _open(url, read_only, heartbeat)
     except StorageError:
         raise
-    except Exception as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise StorageError(f"cannot open Optuna storage {mask(url)}: {mask(reason)}") from None
+    except Exception as error:  # Optuna wraps the driver's error (e.g. "Connection refused"): say that one
+        raise StorageError(f"cannot open Optuna storage {mask(url)}: {one_line(error.__cause__ or error)}") from None
 
 
 def _open(url: str, read_only: bool, heartbeat: bool) -> optuna.storages.BaseStorage:
@@ -101,6 +101,21 @@ def _open(url: str, read_only: bool, heartbeat: bool) -> optuna.storages.BaseSto
         return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url), **beat)
 
 
+def load_study(study_name: str, storage: str) -> optuna.study.Study:
+    """The study ``study_name``, opened read-only; a missing one is a one-line error naming those there are."""
+    import optuna
+
+    from search.stores.urls import resolve_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    backend = open_storage(resolve_storage(storage), read_only=True)
+    try:
+        return optuna.load_study(study_name=study_name, storage=backend)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(backend, include_best_trial=False)]
+        raise InputError(f"no study {study_name!r} in the storage; it has: {', '.join(names) or 'none'}") from None
+
+
 def holds_studies(url: str) -> bool:
     """Whether the storage at ``url`` exists and has Optuna's tables (without creating or migrating anything)."""
     if url.startswith(REDIS_SCHEMES):
@@ -118,8 +133,7 @@ def holds_studies(url: str) -> bool:
     try:
         return inspect(engine).has_table("studies")
     except Exception as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise StorageError(f"cannot open Optuna storage {mask(url)}: {mask(reason)}") from None
+        raise StorageError(f"cannot open Optuna storage {mask(url)}: {one_line(error)}") from None
     finally:
         engine.dispose()
 

@@ -75,7 +75,7 @@ class StudyConfig:
             set_(self, "n_trials", defaults.N_TRIALS)
         if self.n_trials is not None and self.n_trials < 1:
             raise StudyError(f"--n-trials must be at least 1, got {self.n_trials}")
-        if self.timeout is not None and self.timeout <= 0:
+        if self.timeout is not None and not self.timeout > 0:  # NaN too
             raise StudyError(f"--timeout must be positive, got {self.timeout}")
         if self.workers < 1:
             raise StudyError(f"--workers must be at least 1, got {self.workers}")
@@ -84,16 +84,14 @@ class StudyConfig:
         if not self.models:
             raise StudyError("name at least one model to tune (see 'search models')")
         check_seed(self.seed)
-        check_registered_name(self.register)
-        if self.register is not None and not self.log_model:
-            raise StudyError("--register needs the best model logged: drop --no-log-model")
+        check_registered_name(self.register, self.log_model)
         check_storage_url(self.storage)
         set_(self, "space", SearchSpace([get_model(name) for name in self.models]))
         for option, name in (("--study-name", self.name), ("--experiment", self.experiment or "")):
             if len(name) > MAX_NAME_LENGTH:
                 raise StudyError(f"{option} is {len(name)} characters long; MLflow keeps at most {MAX_NAME_LENGTH}")
-            if not name.strip() and option == "--study-name":
-                raise StudyError("--study-name must not be blank")
+            if not name.strip() and (option == "--study-name" or self.experiment is not None):
+                raise StudyError(f"{option} must not be blank")
 
     space: SearchSpace = field(init=False, repr=False, compare=False)
 

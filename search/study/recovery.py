@@ -73,6 +73,7 @@ def fail_orphans(study: optuna.study.Study, dead: Collection[str] = ()) -> list[
     import optuna
 
     failed = []
+    retry = stale_trial_retry()
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         if not dead_here(trial, dead):
             continue
@@ -81,7 +82,7 @@ def fail_orphans(study: optuna.study.Study, dead: Collection[str] = ()) -> list[
         except (ValueError, RuntimeError):  # finished meanwhile (by its heartbeat, or another repair)
             continue
         failed.append(trial.number)
-        stale_trial_retry()(study, study.get_trials(deepcopy=False)[trial.number])
+        retry(study, trial)  # queued again with its params (the callback reads nothing of its state)
     return failed
 
 

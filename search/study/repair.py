@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from search import defaults
 from search.errors import InputError
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ class RepairOutcome:
         if self.failed_orphans:
             numbers = ", ".join(map(str, self.failed_orphans))
             lines.append(f"Failed trials {numbers}: their process is gone (each is queued again).")
-        lines.append(self.report.describe()[:1].upper() + self.report.describe()[1:] + ".")
+        described = self.report.describe()
+        lines.append(described[:1].upper() + described[1:] + ".")
         if self.report.left_to_their_process:
             numbers = ", ".join(map(str, self.report.left_to_their_process))
             lines.append(f"Left trials {numbers} to the process that ran them, which is still running.")
@@ -58,30 +60,28 @@ def repair_study(study_name: str, storage_url: str, tracking_uri: str) -> Repair
     from search.lineage import lineage
     from search.stores.mlflow import experiment_id as find_experiment
     from search.stores.mlflow import prepare_tracking_store
-    from search.stores.optuna import open_storage
+    from search.stores.optuna import load_study, open_storage
     from search.study.config import StudyConfig
     from search.study.recovery import fail_orphans
-    from search.study.runner import run_params_of
+    from search.study.runner import STRETCH_ATTRIBUTE_PREFIX, run_params_of
     from search.tracking import STUDY_RUN_ATTRIBUTE_KEY, MLflowCallback
     from search.trials import SETTINGS_ATTRIBUTE_KEY
 
-    prepare_tracking_store(tracking_uri)
-    backend = open_storage(storage_url)
-    try:
-        study = optuna.load_study(study_name=study_name, storage=backend)
-    except KeyError:
-        names = optuna.get_all_study_names(backend)
-        raise InputError(f"no study {study_name!r} in the storage; it has: {', '.join(names) or 'none'}") from None
-    settings = study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}
+    settings = load_study(study_name, storage_url).user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}  # read-only first
     if "models" not in settings:
         raise InputError(f"study {study_name!r} was not made by 'search study' (it has no settings to log it with)")
-    data = DataSpec.from_label(str(settings.get("data", "synthetic")), float(settings.get("test_size", 0.25)),
-                               int(settings.get("split_seed", 123)))
+    data = DataSpec.from_label(str(settings.get("data", defaults.DATA)), float(settings.get("test_size",
+                               defaults.TEST_SIZE)), int(settings.get("split_seed", defaults.SPLIT_SEED)))
     config = StudyConfig(
         models=tuple(str(settings["models"]).split(",")), study_name=study_name, storage=storage_url,
-        tracking_uri=tracking_uri, scoring=Scoring(settings.get("metric", "accuracy"), int(settings.get("cv", 5))),
-        data=data,
+        tracking_uri=tracking_uri, data=data,
+        scoring=Scoring(settings.get("metric", defaults.METRIC), int(settings.get("cv", defaults.CV_FOLDS))),
     )
+    dataset = data.load()  # the best model is refitted on it: an unreadable file is said before anything is written
+    prepare_tracking_store(tracking_uri)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
+    stretches = [study.user_attrs[key] for key in sorted(study.user_attrs) if key.startswith(STRETCH_ATTRIBUTE_PREFIX)]
+    log_model = bool(stretches[-1].get("log_model", True)) if stretches else True  # as the last command asked
     client = MlflowClient(tracking_uri)
     run_id = study.user_attrs.get(STUDY_RUN_ATTRIBUTE_KEY)
     experiment = None
@@ -104,9 +104,8 @@ def repair_study(study_name: str, storage_url: str, tracking_uri: str) -> Repair
         running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
         outcome.metric = config.scoring.metric
         if not running:  # the best model is made current once no trial runs
-            dataset = data.load()
             outcome.delivered = deliver(StudyOnRun(study, config.space, config.scoring, dataset, lineage(dataset),
-                                                   tracking_uri, experiment, outcome.study_run_id))
+                                                   tracking_uri, experiment, outcome.study_run_id), log_model)
         if not running and client.get_run(outcome.study_run_id).info.status == "RUNNING":
             callback.end_study_run(study, "KILLED")  # its command died: nothing runs the study now
             outcome.ended_study_run = "KILLED"

@@ -77,7 +77,7 @@ class StudyPlan:
         """This command's stretch of trials: how they are drawn and stopped."""
         config = self.config
         return {"first_trial": self.trials_before, "sampler": config.sampler.value, "pruner": config.pruner.value,
-                "seed": self.seed, "workers": config.workers, "started": self.started}
+                "seed": self.seed, "workers": config.workers, "log_model": config.log_model, "started": self.started}
 
 
 @dataclass
@@ -245,7 +245,8 @@ def run_study(
     with contextlib.ExitStack() as wrapping_up:
         try:
             study_run_id = callback.study_run_id(study)
-            callback.tag_study_run(study, {**tags, f"stretch {plan.started}": _describe(plan.stretch())})
+            stretch = {f"{STRETCH_ATTRIBUTE_PREFIX}{plan.started}": _describe(plan.stretch())}
+            callback.tag_study_run(study, {**tags, **stretch})
             data.log(MlflowClient(plan.tracking_uri), study_run_id)
             outcome = StudyOutcome(plan, study, 0, experiment_id, study_run_id, recovered=recovered)
             outcome.timings["prepare"] = time.monotonic() - started

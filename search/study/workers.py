@@ -168,6 +168,7 @@ class WorkerPool:
         self._on_death = on_death
         self._results = context.Queue()
         self._failures: list[WorkerError] = []
+        self._reasons: dict[int, str] = {}
         self._workers = [
             _Worker(slot, context.Process(target=_worker_main, args=(target, slot, self._results, *args),
                                           name=f"search-worker-{slot}", daemon=True))
@@ -177,9 +178,6 @@ class WorkerPool:
             worker.process.start()
         self._watcher = threading.Thread(target=self._watch, name="worker-watcher", daemon=True)
         self._watcher.start()
-
-    def __len__(self) -> int:
-        return len(self._workers)
 
     def _watch(self) -> None:
         pending = {worker.process.sentinel: worker for worker in self._workers}
@@ -196,11 +194,11 @@ class WorkerPool:
                 self._on_death(worker.slot, f"{host}:{worker.process.pid}")
 
     def _reason(self, slot: int) -> str | None:
+        """The message worker ``slot`` sent before it failed (others' messages are kept for them)."""
         while not self._results.empty():
             failed_slot, message = self._results.get()
-            if failed_slot == slot:
-                return message
-        return None
+            self._reasons[failed_slot] = message
+        return self._reasons.pop(slot, None)
 
     def signal(self, signum: int = signal.SIGTERM) -> None:
         """Send ``signum`` to every worker still running (SIGTERM: stop, ending the trial being fitted)."""

@@ -140,4 +140,4 @@ def _close_open_writers() -> None:
         writer.close()
 
 
-__all__ = ["BackgroundWriter", "WriteError"]
+__all__ = ["BackgroundWriter"]

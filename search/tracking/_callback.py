@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
     from search.tracking._background import BackgroundWriter
 
-#: Study user attribute listing the trials not logged yet (what ``search sync`` repairs).
+#: Study user attribute listing the trials not logged yet, for anyone reading the study (a repair logs every
+#: finished trial without a run, listed or not).
 UNLOGGED_ATTRIBUTE_KEY = "mlflow_unlogged_trials"
 
 
@@ -451,7 +452,7 @@ class MLflowCallback:
                     break
 
     def _record_unlogged(self) -> None:
-        """Keep the unlogged trials' numbers with each study (``mlflow_unlogged_trials``), for `search sync`."""
+        """Keep the unlogged trials' numbers with each study (``mlflow_unlogged_trials``), for whoever reads it."""
         studies = {name: state.study for name, state in self._studies.items()}
         studies.update(self._unlogged.studies())
         for name, study in studies.items():
