@@ -169,16 +169,16 @@ def all_met(rows: Iterable[Row | Sequence[Any]]) -> bool | None:
     return None if not verdicts else all(verdicts)
 
 
-def cli(main: Callable[[bool], list[Row]], description: str, argv: Sequence[str] | None = None) -> None:
+def cli(main: Callable[..., list[Row]], description: str, argv: Sequence[str] | None = None) -> None:
     """The command line every benchmark module shares: ``python -m benchmarks.bN_x [--quick]``.
 
-    ``main(quick)`` prints its tables and returns its rows; the exit code is 0 even
+    ``main(quick=...)`` prints its tables and returns its rows; the exit code is 0 even
     when a target is missed (a benchmark reports, it does not fail).
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="reduced sizes, to check the benchmark runs")
     args = parser.parse_args(argv)
-    rows = main(args.quick)
+    rows = main(quick=args.quick)
     verdict = all_met(rows)
     print(f"\ntargets: {'-' if verdict is None else ('all met' if verdict else 'NOT all met')}"
           + ("  (quick mode: reduced sizes, not the benchmark's figures)" if args.quick else ""))

@@ -46,7 +46,7 @@ def imported_modules(argv: list[str]) -> list[str]:
     return probe["modules"]
 
 
-def main(quick: bool) -> list[Row]:
+def main(*, quick: bool) -> list[Row]:
     repeats = 3 if quick else 7
     search = venv_script("search")
     commands = {

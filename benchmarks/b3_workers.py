@@ -43,7 +43,7 @@ def _one_run(workers: int, n_trials: int, seed: int) -> tuple[float, float, bool
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def main(quick: bool) -> list[Row]:
+def main(*, quick: bool) -> list[Row]:
     n_trials, repeats = (8, 1) if quick else (24, 3)
     results: dict[int, list[tuple[float, float, bool]]] = {1: [], 2: []}
     for repeat in range(repeats):

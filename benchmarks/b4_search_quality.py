@@ -177,12 +177,12 @@ def _at_least(ours: float, theirs: float) -> bool:
     return ours >= theirs - 1e-9
 
 
-def main(quick: bool) -> list[Row]:
+def main(*, quick: bool) -> list[Row]:
     import optuna
     import pandas as pd
 
     from search.data import load_dataset
-    from search.registry import get_model
+    from search.plugins import get_model
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=FutureWarning)

@@ -51,7 +51,7 @@ started = time.perf_counter()
 import optuna
 from search.stores.optuna import open_storage
 from search.study import StudyConfig
-from search.study.runner import open_study, plan_study
+from search.study.plan import open_study, plan_study
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 imported = time.perf_counter()
 config = StudyConfig(models=("knn",), study_name=sys.argv[1], storage=sys.argv[2])
@@ -88,9 +88,9 @@ def _template_trials(n: int, seed: int = 0) -> list:
 
     from models import SearchSpace
     from search.evaluation import Scoring
-    from search.registry import get_model
-    from search.study.objective import TRIAL_ATTRIBUTE_KEY
+    from search.plugins import get_model
     from search.tracking import METRICS_ATTRIBUTE_KEY, RUN_ID_ATTRIBUTE_KEY
+    from search.trials import TRIAL_ATTRIBUTE_KEY
 
     rng = random.Random(seed)
     space = SearchSpace([get_model("knn")])
@@ -172,8 +172,8 @@ def build_study(url: str, db: Path, name: str, n_trials: int) -> None:
     from sqlalchemy import event
 
     from search.study import StudyConfig
-    from search.study.runner import SETTINGS_ATTRIBUTE_KEY
     from search.tracking import STUDY_RUN_ATTRIBUTE_KEY
+    from search.trials import SETTINGS_ATTRIBUTE_KEY
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.RDBStorage(url)
@@ -198,7 +198,7 @@ def build_study(url: str, db: Path, name: str, n_trials: int) -> None:
         raise RuntimeError(f"study {name!r} did not read back as {n_trials} well-formed trials")
 
 
-def resume_times(name: str, url: str, repeats: int, fresh: bool) -> dict[str, float]:
+def resume_times(name: str, url: str, repeats: int, *, fresh: bool) -> dict[str, float]:
     """Medians of the resume process's wall time and phases (a new empty study each run if ``fresh``)."""
     runs = []
     for i in range(repeats + 1):  # the first run warms the caches and is not counted
@@ -211,7 +211,7 @@ def resume_times(name: str, url: str, repeats: int, fresh: bool) -> dict[str, fl
     return {key: statistics.median(run[key] for run in runs) for key in ("wall", "import", "plan", "open", "trial")}
 
 
-def main(quick: bool) -> list[Row]:
+def main(*, quick: bool) -> list[Row]:
     import pandas as pd
 
     n_trials = 1_000 if quick else 10_000

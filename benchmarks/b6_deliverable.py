@@ -42,7 +42,7 @@ print(json.dumps({**outcome.timings, "process": time.perf_counter() - started}))
 """
 
 
-def _one_run(n_trials: int, seed: int, deliver: bool) -> dict[str, float]:
+def _one_run(n_trials: int, seed: int, *, deliver: bool) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="b6-"))
     try:
         done = run_cmd([PYTHON, "-c", _STUDY, str(n_trials), str(seed), "1" if deliver else "0"],
@@ -52,28 +52,28 @@ def _one_run(n_trials: int, seed: int, deliver: bool) -> dict[str, float]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def main(quick: bool) -> list[Row]:
+def main(*, quick: bool) -> list[Row]:
     n_trials, repeats = (20, 1) if quick else (20, 3)
     runs: dict[bool, list[dict[str, float]]] = {True: [], False: []}
     for repeat in range(repeats):
         for deliver in (False, True):  # interleaved
             runs[deliver].append(_one_run(n_trials, seed=repeat, deliver=deliver))
 
-    def median(deliver: bool, key: str) -> float:
+    def median(key: str, *, deliver: bool) -> float:
         return statistics.median(run[key] for run in runs[deliver])
 
-    study = median(False, "process") - median(False, "deliver")  # the study without any of the deliverable
-    full = median(True, "deliver")
-    figures = median(False, "deliver")
+    study = median("process", deliver=False) - median("deliver", deliver=False)  # the study without a deliverable
+    full = median("deliver", deliver=True)
+    figures = median("deliver", deliver=False)
     share = ratio(full, study)
     rows = [
         Row(f"{n_trials}-trial kNN study, no deliverable (process)", study, "s"),
-        Row("  of which trials", median(False, "trials"), "s"),
+        Row("  of which trials", median("trials", deliver=False), "s"),
         Row("figures + trials.csv (--no-log-model)", figures, "s", "study", ratio(figures, study)),
         Row("deliverable: refit + model + registration + figures", full, "s", "study", share,
             f"< {TARGET:.0%}", share is not None and share < TARGET),
-        Row("whole command with the deliverable (process)", median(True, "process"), "s", "study",
-            ratio(median(True, "process"), study)),
+        Row("whole command with the deliverable (process)", median("process", deliver=True), "s", "study",
+            ratio(median("process", deliver=True), study)),
     ]
     print_table(f"B6 the study's deliverable ({n_trials}-trial kNN study, median of {repeats} fresh processes)", rows)
     return rows

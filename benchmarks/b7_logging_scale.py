@@ -98,8 +98,9 @@ def _one_run(server: Server, workdir: Path, workers: int, n_trials: int, repeat:
     wall = time.perf_counter() - started
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     from search.stores.optuna import open_storage
+    from search.stores.urls import Store
 
-    study = optuna.load_study(study_name=name, storage=open_storage(str(storage), read_only=True))
+    study = optuna.load_study(study_name=name, storage=open_storage(Store.parse(str(storage)), read_only=True))
     trials = [t for t in study.trials if t.state.is_finished()]
     span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
     client = MlflowClient(server.url)
@@ -110,7 +111,7 @@ def _one_run(server: Server, workdir: Path, workers: int, n_trials: int, repeat:
     return len(children) / wall, len(trials) / span, logged_once
 
 
-def main(quick: bool) -> list[Row]:
+def main(*, quick: bool) -> list[Row]:
     n_trials, repeats = (12, 1) if quick else (40, 3)
     workdir = Path(tempfile.mkdtemp(prefix="b7-"))
     server = Server(workdir)

@@ -27,11 +27,11 @@ SUITE = {
 }
 
 
-def main(quick: bool) -> list[Row]:
+def main(*, quick: bool) -> list[Row]:
     rows: list[Row] = []
     verdicts = {}
     for name, run in SUITE.items():
-        found = run(quick)
+        found = run(quick=quick)
         verdicts[name] = all_met(found)
         rows += found
     print("\n== Summary ==")

@@ -29,7 +29,7 @@ def main(script: str | None) -> int:
         print(f"{PROG}: error: pip install failed (exit code {code}); see pip's output above", file=sys.stderr)
         return code
     # A fresh interpreter, as the next job will start: the toolkit imports and its models are registered.
-    load = "from search.registry import get_model; " + "; ".join(f"get_model({m!r})" for m in project.DEFAULT_MODELS)
+    load = "from search.plugins import get_model; " + "; ".join(f"get_model({m!r})" for m in project.DEFAULT_MODELS)
     if (code := subprocess.run([sys.executable, "-c", load], cwd=root).returncode) != 0:
         print(f"{PROG}: error: {project.DISTRIBUTION} was installed but its models cannot be loaded", file=sys.stderr)
         return code

@@ -1,7 +1,8 @@
 """The study job's CML workers: each runs ``cml/study_worker.py`` on its share of one study's trials.
 
-`CmlWorkers` is what `search.study.run_study` needs of remote workers
-(`search.study.remote.RemoteWorkers`), with CML's workers API:
+`CmlWorkers` is what the remote driver (`search.study.remote.RemoteDriver`)
+needs of workers on other hosts (`search.study.remote.RemoteWorkers`), with
+CML's workers API:
 
 - ``launch_workers(n=1, cpu, memory, code, env)`` once per worker, so each gets
   its own ``SEARCH_WORKER_ID`` (the id its trials record) and its own command
@@ -20,9 +21,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import project
+from search.study.workers import WORKER_ID_VARIABLE, WorkerError
+from search.text import one_line
+
+if TYPE_CHECKING:
+    from search.study.plan import StudyPlan
+    from search.study.remote import Assignment
 
 WORKER_SCRIPT = "cml/study_worker.py"
 
@@ -35,7 +43,7 @@ class CmlWorkers:
     def __init__(self, count: int, cpu: float, memory: float, root: Path) -> None:
         self.count = count
         self._cpu, self._memory, self._root = cpu, memory, root
-        self._api: Any = None
+        self._api: ModuleType | None = None
         self._launched: dict[str, dict] = {}  # the worker id its trials record -> CML's description of it
         self._result: dict | None = None
         self._error: BaseException | None = None
@@ -44,13 +52,9 @@ class CmlWorkers:
     def check(self) -> None:
         self._api = workers_api(self.count)
 
-    def launch(self, plan: Any, assignments: Sequence[Any]) -> None:
-        from search.study.objective import WORKER_ID_VARIABLE
-        from search.study.workers import WorkerError
-        from search.tracking import one_line
-
+    def launch(self, plan: StudyPlan, assignments: Sequence[Assignment]) -> None:
         for assignment in assignments:
-            env = {WORKER_ID_VARIABLE: assignment.worker, "SEARCH_STORAGE": plan.config.storage}
+            env = {WORKER_ID_VARIABLE: assignment.worker, "SEARCH_STORAGE": plan.config.storage.url}
             code = worker_code(self._root, worker_arguments(plan, assignment))
             try:
                 launched = self._api.launch_workers(n=1, cpu=self._cpu, memory=self._memory, code=code, env=env)
@@ -75,8 +79,6 @@ class CmlWorkers:
 
     def failures(self) -> dict[str, str]:
         """Every launched worker CML did not report as ended well, with its CML id and status."""
-        from search.tracking import one_line
-
         if self._error is not None:
             return {ours: f"CML worker {cml['id']}: waiting for it failed: {one_line(self._error)}"
                     for ours, cml in self._launched.items()}
@@ -92,7 +94,7 @@ class CmlWorkers:
             self._api.stop_workers(*ids)
 
 
-def workers_api(count: int) -> Any:
+def workers_api(count: int) -> ModuleType:
     """``cml.workers_v1``, or a one-line error saying it only exists on CML."""
     try:
         from cml import workers_v1
@@ -104,7 +106,7 @@ def workers_api(count: int) -> Any:
     return workers_v1
 
 
-def worker_arguments(plan: Any, assignment: Any) -> list[str]:
+def worker_arguments(plan: StudyPlan, assignment: Assignment) -> list[str]:
     """The worker's command line: what `study_worker.py` needs to rebuild the job's study config."""
     args = [*plan.config.models, "--seed", str(plan.seed), "--slot", str(assignment.slot)]
     if assignment.n_trials is not None:

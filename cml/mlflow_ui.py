@@ -13,49 +13,48 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
+from types import FrameType
 
 import project
+import studies
+from search.errors import SearchError
+from search.stores.mlflow import prepare_tracking_store, server_command
+from search.stores.urls import Store
 
 PROG = "mlflow_ui"
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def main(script: str | None) -> int:
-    from search.errors import SearchError
-    from search.stores.mlflow import prepare_tracking_store
-    from search.stores.urls import is_server, mask
-
     try:
         port = project.app_port()
         root = project.project_root(script)
-        uri = project.tracking_uri(root)
+        tracking = studies.tracking(root)
         hosts = project.allowed_hosts(port, os.environ.get("CDSW_DOMAIN"))
-        if is_server(uri):
-            raise SearchError(f"SEARCH_TRACKING_URI is a tracking server ({mask(uri)}): open its own UI instead")
-        prepare_tracking_store(uri)
+        if tracking.is_server:
+            raise SearchError(f"SEARCH_TRACKING_URI is a tracking server ({tracking}): open its own UI instead")
+        prepare_tracking_store(tracking)
     except (SearchError, project.SettingError) as error:
         project.error_line(PROG, error)
         return error.exit_code
-    return serve(uri, port, hosts, root)
+    return serve(tracking, port, hosts, root)
 
 
-def serve(uri: str, port: int, hosts: list[str], root) -> int:
+def serve(tracking: Store, port: int, hosts: list[str], root: Path) -> int:
     """Run ``mlflow server`` as a child, pass it CML's stop signals, and exit with its status."""
-    from search.stores.mlflow import server_command
-    from search.stores.urls import mask
-
-    command = [*server_command(uri, port), "--allowed-hosts", ",".join(hosts)]
+    command = [*server_command(tracking, port), "--allowed-hosts", ",".join(hosts)]
     env = {
         **os.environ,
-        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_TRACKING_URI": tracking.url,
         # The UI needs no background job runner (it would only add processes to stop).
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     }
-    print(f"{PROG}: MLflow UI for {mask(uri)} on http://127.0.0.1:{port}, serving Host {', '.join(hosts)}",
+    print(f"{PROG}: MLflow UI for {tracking} on http://127.0.0.1:{port}, serving Host {', '.join(hosts)}",
           flush=True)
     server = subprocess.Popen(command, cwd=root, env=env)
 
-    def forward(signum, _frame):
+    def forward(signum: int, _frame: FrameType | None) -> None:
         if server.poll() is None:
             server.send_signal(signum)
 

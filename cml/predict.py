@@ -10,10 +10,14 @@ body; what `predict` returns goes back as JSON:
                "model": "search-champion version 3 (champion)"}
 
 A bad request gets ``{"error": "<one line>"}``, never a stack trace. The model
-is ``models:/$SEARCH_REGISTER@champion`` in the project's MLflow store
-(SEARCH_TRACKING_URI, blank: the project's own), loaded on the first request
-and kept for the life of the process: deploy the model again to serve a newer
-champion.
+is ``models:/$SEARCH_REGISTER@champion`` as the study job exported it into the
+project (``champion/``, see ``champion.py``), which the model's build copies: a
+build cannot read the project's own ``mlflow.db``, which ``.gitignore`` keeps
+out of it. With no export, a store the build can reach (SEARCH_TRACKING_URI
+naming a tracking server or a database server) is read instead. It is loaded
+on the first request, in the safe skops format only, and kept for the life of
+the process: to serve a newer champion, run the study job, then deploy the
+model again (a new build).
 """
 
 from __future__ import annotations
@@ -26,17 +30,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the runtime imports this file from anywhere
 
+import champion as export
 import project
-
-ALIAS = "champion"
+import studies
+from search.deliverable.champion import ALIAS
+from search.deliverable.predictions import REQUEST_FORMS, LoadedModel, load_model, predict_request
+from search.errors import InputError
+from search.stores.mlflow import quiet_mlflow
+from search.stores.urls import Kind, Store
+from search.text import one_line, squeeze
 
 
 def predict(args: Any) -> dict[str, Any]:
     """The champion's predictions for the rows of ``args`` (the request's JSON body)."""
-    from search.errors import InputError
-    from search.predict import REQUEST_FORMS, predict_request
-    from search.tracking import one_line
-
     try:
         if isinstance(args, (str, bytes)):  # a body sent as a JSON string
             try:
@@ -46,7 +52,7 @@ def predict(args: Any) -> dict[str, Any]:
         model, label = champion()
         answer = predict_request(model, args)
     except (InputError, project.SettingError) as error:  # the caller's to fix: their message, as is
-        return {"error": " ".join(str(error).split())}
+        return {"error": squeeze(str(error))}
     except Exception as error:  # still an answer: the caller gets one line, the model's log the kind
         print(f"predict: {type(error).__name__}: {one_line(error)}", file=sys.stderr, flush=True)
         return {"error": f"the model could not answer: {one_line(error)}"}
@@ -54,25 +60,32 @@ def predict(args: Any) -> dict[str, Any]:
 
 
 @functools.cache
-def champion() -> tuple[Any, str]:
+def champion() -> tuple[LoadedModel, str]:
     """The registered model's champion and how to name it, loaded once (a failure is retried next request)."""
+    quiet_mlflow()
+    root = project.project_root(__file__)
+    name = project.register()
+    if name is None:
+        raise project.SettingError("SEARCH_REGISTER is blank: set it to the registered model the studies register")
+    found = export.exported(root)
+    if found is not None and found.name == name:
+        return load_model(str(found.model)), found.label
+    tracking = studies.tracking(root)
+    if tracking.kind in (Kind.server, Kind.database) or (tracking.path is not None and tracking.path.exists()):
+        return _registered(tracking, name)
+    raise InputError(f"this model's build holds no champion of {name!r}: run the study job (it exports the "
+                     "champion into the project), then deploy the model again")
+
+
+def _registered(tracking: Store, name: str) -> tuple[LoadedModel, str]:
+    """The champion read from the registry of a store this process can reach."""
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from search.errors import InputError
-    from search.predict import load_model
-    from search.stores.mlflow import quiet_mlflow
-
-    quiet_mlflow()
-    root = project.project_root(__file__)
-    tracking_uri = project.tracking_uri(root)
-    name = project.register()
-    if name is None:
-        raise project.SettingError("SEARCH_REGISTER is blank: set it to the registered model the studies register")
-    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(tracking.url)
     try:
-        version = MlflowClient(tracking_uri).get_model_version_by_alias(name, ALIAS).version
+        version = MlflowClient(tracking.url).get_model_version_by_alias(name, ALIAS).version
     except MlflowException:
         raise InputError(f"registered model {name!r} has no {ALIAS} yet: run the study job first") from None
     return load_model(f"models:/{name}/{version}"), f"{name} version {version} ({ALIAS})"

@@ -7,8 +7,9 @@ variables (declared in ``.project-metadata.yaml``). CML also sets
 relative store is anchored at the project root, never the working directory, so
 the study jobs and the MLflow UI application always open the same files.
 
-Imports only the standard library at load time: the install job reads it
-before the toolkit is installed. The scripts beside it import it as ``project``.
+Imports only the standard library: the install job reads it before the
+toolkit is installed. The scripts beside it import it as ``project``; what
+needs the toolkit (the stores, a study's config) is in ``studies.py``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,8 @@ METADATA_FILE = ".project-metadata.yaml"
 #: The application's subdomain in ``.project-metadata.yaml``: CML serves it at ``mlflow.$CDSW_DOMAIN``.
 APP_SUBDOMAIN = "mlflow"
 DISTRIBUTION = "cml-hyperparameter-search"
+#: The models the study job tunes when ``SEARCH_MODELS`` is blank (the metadata's default too).
 DEFAULT_MODELS = ("knn", "random-forest")
-EMBEDDED_TRACKING = "mlflow.db"
-EMBEDDED_STORAGE = "optuna.db"
-#: The Optuna storage of studies run by several CML workers: a journal file, safe on the project's NFS.
-SHARED_STORAGE = "optuna.journal"
 
 _DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
@@ -59,34 +57,12 @@ def env(name: str) -> str:
     return (os.environ.get(name) or "").strip()
 
 
-def tracking_uri(root: Path) -> str:
-    """``SEARCH_TRACKING_URI``, else the embedded ``sqlite:///<root>/mlflow.db`` (never CML's MLFLOW_TRACKING_URI)."""
-    from search.stores.urls import absolute_sqlite
-
-    return absolute_sqlite(env("SEARCH_TRACKING_URI") or f"sqlite:///{EMBEDDED_TRACKING}", root)
-
-
-def storage(root: Path, workers: int = 1) -> str:
-    """``SEARCH_STORAGE``; blank: ``sqlite:///<root>/optuna.db``, or ``<root>/optuna.journal`` for several workers.
-
-    A relative path is taken from ``root``. Several CML workers on other hosts
-    write the storage at once: SQLite's locking is not safe on the project's
-    NFS, Optuna's journal file is (and PostgreSQL and Redis are servers).
-    """
-    from search.stores.urls import absolute_sqlite
-
-    url = env("SEARCH_STORAGE") or (SHARED_STORAGE if workers > 1 else f"sqlite:///{EMBEDDED_STORAGE}")
-    if "://" not in url:  # a journal file
-        return str(root / url)
-    return absolute_sqlite(url, root)
-
-
 def models() -> list[str]:
     """``SEARCH_MODELS``: model names separated by spaces or commas; one study each."""
     return env("SEARCH_MODELS").replace(",", " ").split() or list(DEFAULT_MODELS)
 
 
-def number(name: str, kind: type = int, positive: bool = False) -> int | float | None:
+def number(name: str, kind: type = int, *, positive: bool = False) -> int | float | None:
     """The setting ``name`` as a number (blank: None)."""
     value = env(name)
     if not value:
@@ -180,12 +156,3 @@ def allowed_hosts(port: int, domain: str | None) -> list[str]:
     if host:
         hosts.insert(0, host)
     return hosts
-
-
-def study_config(models: list[str] | tuple[str, ...], root: Path, n_trials: int | None, timeout: float | None,
-                 seed: int | None = None, workers: int = 1):
-    """The `search.study.StudyConfig` of one study of the job (and of its CML workers): the project's settings."""
-    from search.study import StudyConfig
-
-    return StudyConfig(models=tuple(models), n_trials=n_trials, timeout=timeout, seed=seed,
-                       storage=storage(root, workers), tracking_uri=tracking_uri(root), register=register())

@@ -18,6 +18,12 @@ import os
 import sys
 
 import project
+import studies
+from models import ParamError
+from search.errors import SearchError
+from search.interrupts import EXIT_CODE
+from search.study.remote import run_share
+from search.study.workers import worker_id
 
 PROG = "study_worker"
 
@@ -37,19 +43,13 @@ def main(argv: list[str], script: str | None) -> int:
 
     import optuna
 
-    from models import ParamError
-    from search.errors import SearchError
-    from search.study.interrupts import EXIT_CODE
-    from search.study.objective import worker_id
-    from search.study.remote import join_study
-
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         root = project.project_root(script)
         os.chdir(root)
-        config = project.study_config(args.models, root, args.n_trials, args.timeout, seed=args.seed,
+        config = studies.study_config(args.models, root, args.n_trials, args.timeout, seed=args.seed,
                                       workers=project.workers())
-        ran = join_study(config, args.slot)
+        ran = run_share(config, args.slot)
     except (SearchError, ParamError, project.SettingError) as error:
         project.error_line(PROG, error)
         return 1

@@ -40,6 +40,8 @@ class _Param:
     help: str = field(default="", kw_only=True)
     #: Active only when each named (categorical) parameter takes one of the given values.
     when: Mapping[str, Sequence[Any]] = field(default_factory=dict, kw_only=True)
+    #: Declared for one task only ("classification" or "regression"), e.g. a split criterion.
+    task: str | None = field(default=None, kw_only=True)
 
     @property
     def option(self) -> str:
@@ -83,10 +85,10 @@ class _Param:
 @dataclass(frozen=True)
 class _Numeric(_Param):
     search: tuple[Any, Any] = (0, 0)
-    step: Any = None
+    step: int | float | None = None
     log: bool = False
-    minimum: Any = None
-    maximum: Any = None
+    minimum: int | float | None = None
+    maximum: int | float | None = None
     #: ``None`` is a valid value (e.g. ``max_depth``) and a searched choice.
     nullable: bool = False
     #: What ``None`` means, for help texts ("unlimited").

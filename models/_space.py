@@ -48,7 +48,7 @@ class Dimension:
         return all(other in drawn and drawn[other] in allowed for other, allowed in self.when)
 
 
-def suggest(trial: optuna.trial.BaseTrial, name: str, distribution: Any) -> Any:
+def suggest(trial: optuna.trial.BaseTrial, name: str, distribution: optuna.distributions.BaseDistribution) -> Any:
     """Draw ``name`` from ``distribution`` through the trial's public ``suggest_*`` methods."""
     from optuna.distributions import CategoricalDistribution, IntDistribution
 

@@ -7,12 +7,14 @@ something is actually fitted.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from models._params import Categorical, Param, ParamError
+from models._preprocess import Columns, Needs, categorical_mask, preprocessor
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -38,7 +40,13 @@ class ModelSpec:
         name: The name users type (``search run svc``).
         estimator: ``"module:Class"`` of a scikit-learn classifier.
         params: The tunable hyperparameters, each declared once; a parameter's
-            ``when`` may only name a categorical parameter declared before it.
+            ``when`` may only name a categorical parameter declared before it,
+            and its ``task`` limits it to one task's estimator.
+        regressor: ``"module:Class"`` of the family's regressor (None: classification only).
+        needs: What the model needs done to a table first (scaling, encoding, imputation).
+        bounds: ``DataShape -> {param: (low, high)}``: search ranges that depend on
+            the data (kNN's ``n_neighbors`` at most the rows a fold fits on); a
+            declared range is narrowed to them, never widened.
         aliases: Other names that select this model.
         summary: One line shown by ``search models``.
         fixed: Estimator arguments that are always passed and never tuned.
@@ -60,12 +68,18 @@ class ModelSpec:
     seed_param: str | None = None
     skops_trusted_types: tuple[str, ...] = ()
     fit_check: Callable[[Mapping[str, Any], int], str | None] | None = None
+    regressor: str | None = None
+    needs: Needs = field(default_factory=Needs)
+    bounds: Callable[[DataShape], Mapping[str, tuple[Any, Any]]] | None = None
+    #: The task this spec's `estimator` solves; `for_task` sets it.
+    task: str = "classification"
 
     def __post_init__(self) -> None:
         seen: dict[str, Param] = {}
         for param in self.params:
-            if param.name in seen:
-                raise ValueError(f"model {self.name!r} declares parameter {param.name!r} twice")
+            earlier = seen.get(param.name)
+            if earlier is not None and (earlier.task is None or param.task in (None, earlier.task)):
+                raise ValueError(f"model {self.name!r} declares parameter {param.name!r} twice for one task")
             for other, allowed in param.when.items():
                 switch = seen.get(other)
                 if not isinstance(switch, Categorical):
@@ -79,6 +93,27 @@ class ModelSpec:
                         f"model {self.name!r}: {param.name} depends on {other}={unknown[0]!r}, not one of its choices"
                     )
             seen[param.name] = param
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks this family has an estimator for."""
+        return ("classification", "regression") if self.regressor else ("classification",)
+
+    def for_task(self, task: str, shape: DataShape | None = None) -> ModelSpec:
+        """This family as it is tuned for ``task``: its estimator, its parameters, ranges fitted to ``shape``."""
+        if task not in self.tasks:
+            raise ParamError(f"model {self.name!r} has no {task} estimator (it does {', '.join(self.tasks)})")
+        estimator = self.estimator if task == "classification" else self.regressor
+        params = tuple(param for param in self.params if param.task in (None, task))
+        if shape is not None and self.bounds is not None:
+            params = tuple(_narrow(param, self.bounds(shape).get(param.name)) for param in params)
+        return dataclasses.replace(self, estimator=estimator, params=params, task=task)
+
+    def narrowed(self, original: ModelSpec) -> list[str]:
+        """What `for_task` narrowed to fit the data, in words ("n_neighbors 1..29 (declared 1..50)")."""
+        declared = {param.name: param for param in original.params}
+        return [f"{param.name} {param.describe()} (declared {declared[param.name].describe()})"
+                for param in self.params if param.describe() != declared[param.name].describe()]
 
     def cannot_fit(self, params: Mapping[str, Any], n_rows: int) -> str | None:
         """Why ``params`` cannot be fitted on ``n_rows`` rows (None: they can)."""
@@ -107,8 +142,12 @@ class ModelSpec:
                 raise ParamError(f"{param.name} applies only when {param.condition()}")
         return resolved
 
-    def build(self, params: Mapping[str, Any], seed: int | None = None) -> Pipeline:
-        """A fresh ``StandardScaler`` + estimator pipeline, as the original scripts used."""
+    def build(self, params: Mapping[str, Any], seed: int | None = None, columns: Columns | None = None) -> Pipeline:
+        """A fresh pipeline: the preprocessing ``columns`` and `needs` call for, then the estimator.
+
+        Without ``columns`` the features are all numeric and only scaled (if the model needs it),
+        as the original scripts did.
+        """
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import StandardScaler
 
@@ -117,4 +156,30 @@ class ModelSpec:
         arguments = {**self.fixed, **params}
         if self.seed_param is not None and seed is not None:
             arguments[self.seed_param] = seed
-        return Pipeline([("scale", StandardScaler()), ("model", estimator_class(**arguments))])
+        if columns is None:
+            prepare = StandardScaler() if self.needs.scale else "passthrough"
+        else:
+            prepare = preprocessor(columns, self.needs)
+            if self.needs.categorical_param and columns.categorical:
+                arguments[self.needs.categorical_param] = categorical_mask(columns)
+        return Pipeline([("prepare", prepare), ("model", estimator_class(**arguments))])
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What a search range may depend on: the rows the smallest training fold has, and the feature columns."""
+
+    fold_rows: int
+    features: int
+
+
+def _narrow(param: Param, bound: tuple[Any, Any] | None) -> Param:
+    """``param`` with its search range clipped to ``bound`` (and its default inside it)."""
+    if bound is None or isinstance(param, Categorical):
+        return param
+    low, high = param.search
+    low, high = max(low, bound[0]), min(high, bound[1])
+    if low > high:
+        low = high = min(max(bound[0], param.search[0]), bound[1])
+    default = param.default if param.default is None else min(max(param.default, low), high)
+    return dataclasses.replace(param, search=(low, high), default=default)

@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from models import Categorical, Int, ModelSpec
+from models import Categorical, DataShape, Int, ModelSpec
 
 
 def enough_rows(params: Mapping[str, Any], n_rows: int) -> str | None:
@@ -12,11 +12,17 @@ def enough_rows(params: Mapping[str, Any], n_rows: int) -> str | None:
     return f"n_neighbors={k} is more than the {n_rows} rows it is fitted on" if k > n_rows else None
 
 
+def neighbours_in_a_fold(shape: DataShape) -> dict[str, tuple[int, int]]:
+    """No more neighbours than the rows the smallest fold fits on."""
+    return {"n_neighbors": (1, shape.fold_rows)}
+
+
 MODEL = ModelSpec(
     name="knn",
     aliases=("kneighbors",),
-    summary="k-nearest neighbours classifier",
+    summary="k-nearest neighbours",
     estimator="sklearn.neighbors:KNeighborsClassifier",
+    regressor="sklearn.neighbors:KNeighborsRegressor",
     params=(
         Int("n_neighbors", default=5, search=(1, 50), minimum=1, help="Neighbours that vote."),
         Categorical("weights", default="uniform", choices=("uniform", "distance"), help="How votes are weighted."),
@@ -30,4 +36,5 @@ MODEL = ModelSpec(
         "sklearn.metrics._dist_metrics.ManhattanDistance64",
     ),
     fit_check=enough_rows,
+    bounds=neighbours_in_a_fold,
 )

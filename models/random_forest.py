@@ -1,12 +1,13 @@
 """Random forest, the second model of the original prototype."""
 
-from models import Categorical, Int, ModelSpec
+from models import Categorical, Encoding, Int, ModelSpec, Needs
 
 MODEL = ModelSpec(
     name="random-forest",
     aliases=("rf", "random_forest", "randomforest"),
-    summary="random forest classifier",
+    summary="random forest",
     estimator="sklearn.ensemble:RandomForestClassifier",
+    regressor="sklearn.ensemble:RandomForestRegressor",
     params=(
         Int("n_estimators", default=20, search=(10, 500), minimum=1, log=True, help="Trees in the forest."),
         Int(
@@ -20,10 +21,12 @@ MODEL = ModelSpec(
             help="Features tried per split (none = all).",
         ),
         Categorical(
-            "criterion", default="gini", choices=("gini", "entropy", "log_loss"), help="Split quality measure."
+            "criterion", default="gini", choices=("gini", "entropy", "log_loss"), task="classification",
+            help="Split quality measure (classification).",
         ),
     ),
     seed_param="random_state",
+    needs=Needs(scale=False, encoding=Encoding.ordinal),  # trees need no scaling; codes split as well as one-hot
     # A fitted forest is made of trees; MLflow's skops format must trust them.
     skops_trusted_types=("sklearn.tree._tree.Tree",),
 )

@@ -1,26 +1,31 @@
 """Loading the data a study tunes on, split once into train and test.
 
-The default is the original prototype's synthetic problem; scikit-learn's
-bundled datasets work by name (no download) and any CSV file by path.
+The default is the original prototype's synthetic problem; the datasets of
+`search.datasets` work by name (no download) and any CSV file by path. A table
+is taken as it is: strings, booleans and blanks included (`search.columns`
+says what each column is), for classification or regression (`search.tasks`).
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from models import Columns
 from search import defaults
+from search.columns import column_roles, notes
+from search.datasets import BUNDLED, load_named
+from search.defaults import Task
 from search.errors import InputError
 from search.seeds import check_seed
+from search.tasks import infer_task
+from search.text import one_line
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
-
-BUNDLED = ("iris", "wine", "breast_cancer", "digits")
-
 
 class DataError(InputError):
     """The data cannot be used; the message says why in one line."""
@@ -34,8 +39,16 @@ class DataSpec:
     target: str | None = None
     test_size: float = defaults.TEST_SIZE
     split_seed: int = defaults.SPLIT_SEED
+    #: None: inferred from the target (`search.tasks`).
+    task: Task | None = None
+    #: A table given in memory (`search.tune`), holding the ``target`` column; ``source`` names it.
+    frame: pd.DataFrame | None = field(default=None, compare=False, repr=False, kw_only=True)
 
     def __post_init__(self) -> None:
+        if self.task is not None:
+            if self.task not in tuple(Task):
+                raise DataError(f"--task must be one of {', '.join(Task)}, got {self.task!r}")
+            object.__setattr__(self, "task", Task(self.task))
         if not 0.0 < self.test_size < 1.0:
             raise DataError(f"--test-size must be between 0 and 1 (exclusive), got {self.test_size}")
         check_seed(self.split_seed, "--split-seed")
@@ -47,30 +60,41 @@ class DataSpec:
     @property
     def label(self) -> str:
         """How the study's settings name the data: a CSV file by its absolute path, from wherever it was named."""
-        source = self.source if is_named(self.source) else str(Path(self.source).resolve())
+        in_memory = is_named(self.source) or self.frame is not None or self.source.startswith(FRAME_PREFIX)
+        source = self.source if in_memory else str(Path(self.source).resolve())
         return source if self.target is None else f"{source} (target={self.target})"
 
     @classmethod
-    def from_label(cls, label: str, test_size: float, split_seed: int) -> DataSpec:
+    def from_label(cls, label: str, *, test_size: float, split_seed: int, task: Task | None = None) -> DataSpec:
         """The spec a study's settings name (the inverse of `label`)."""
         source, _, target = label.partition(" (target=")
-        return cls(source, target[:-1] if target.endswith(")") else None, test_size, split_seed)
+        return cls(source, target[:-1] if target.endswith(")") else None, test_size, split_seed, task)
 
     def load(self) -> Dataset:
-        """The data, split into train and test, stratified by class."""
-        raw = _load(self.source, self.target)
+        """The data, split into train and test (stratified by class for classification)."""
+        if self.frame is not None:
+            raw = _from_table(self.frame, self.target or "", f"the {self.source}", self.source, {"name": self.source})
+        else:
+            raw = _load(self.source, self.target)
         from sklearn.model_selection import train_test_split
 
-        if len(set(raw.y.tolist())) < 2:
-            raise DataError(f"{raw.description} has only one class: a classifier needs at least two")
+        task = self.task or infer_task(raw.y)
+        y = _checked_target(raw, task)
         try:
             X_train, X_test, y_train, y_test = train_test_split(
-                raw.X, raw.y, test_size=self.test_size, random_state=self.split_seed, stratify=raw.y
+                raw.X, y, test_size=self.test_size, random_state=self.split_seed,
+                stratify=y if task == Task.classification else None,
             )
         except ValueError as error:
-            raise DataError(f"cannot split {raw.description} into train and test: {error}") from None
+            raise DataError(f"cannot split {raw.description} into train and test: {one_line(error)}") from None
+        columns = column_roles(raw.X)
+        if not columns.numeric and not columns.categorical:
+            left_out = notes(columns)
+            more = f"; and {len(left_out) - 3} more" if len(left_out) > 3 else ""
+            raise DataError(f"{raw.description} has no usable feature column ({'; '.join(left_out[:3])}{more})")
         return Dataset(raw.description, X_train, X_test, y_train, y_test, name=raw.name,
-                       feature_names=raw.feature_names, target_name=raw.target_name,
+                       target_name=raw.target_name, task=task, columns=columns,
+                       notes=(*raw.notes, *notes(columns)),
                        origin={**raw.origin, "test_size": self.test_size, "split_seed": self.split_seed})
 
 
@@ -79,14 +103,18 @@ class Dataset:
     """A train/test split, and where it came from (what MLflow records as the runs' data)."""
 
     source: str
-    X_train: np.ndarray
-    X_test: np.ndarray
-    y_train: np.ndarray
-    y_test: np.ndarray
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: pd.Series
+    y_test: pd.Series
     #: Short name: ``synthetic``, ``iris``, ``my.csv``.
     name: str = ""
-    feature_names: tuple[str, ...] = ()
     target_name: str = "target"
+    task: Task = Task.classification
+    #: What each feature column is (numbers, categories, left out).
+    columns: Columns = field(default_factory=Columns)
+    #: What was left out, and why, in words (columns, rows without a target).
+    notes: tuple[str, ...] = ()
     #: How to get it again: the generator and its arguments, the bundled loader, or the file.
     origin: Mapping[str, Any] = field(default_factory=dict)
 
@@ -98,11 +126,14 @@ class Dataset:
     def n_features(self) -> int:
         return self.X_train.shape[1]
 
-    def features(self, part: str = "train") -> pd.DataFrame:
-        """The features of the ``train`` or ``test`` split, with their column names."""
-        import pandas as pd
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """Every feature column, the left-out ones included: what a row given to the model holds."""
+        return tuple(self.X_train.columns)
 
-        return pd.DataFrame(self.X_train if part == "train" else self.X_test, columns=list(self.feature_names))
+    def features(self, part: str = "train") -> pd.DataFrame:
+        """The features of the ``train`` or ``test`` split (a copy), with their column names."""
+        return (self.X_train if part == "train" else self.X_test).copy()
 
 
 def load_dataset(
@@ -110,17 +141,19 @@ def load_dataset(
     target: str | None = None,
     test_size: float = defaults.TEST_SIZE,
     split_seed: int = defaults.SPLIT_SEED,
+    task: Task | None = None,
 ) -> Dataset:
-    """Load ``source`` and split it, stratified by class.
+    """Load ``source`` and split it (stratified by class for classification).
 
     Args:
-        source: ``"synthetic"`` (the original data), a bundled dataset name
-            (``iris``, ``wine``, ``breast_cancer``, ``digits``) or a CSV path.
-        target: The label column, required for a CSV file.
+        source: ``"synthetic"`` (the original data), a dataset name of
+            `search.datasets` (``iris``, ``diabetes``, ``penguins``...) or a CSV path.
+        target: The target column, required for a CSV file.
         test_size: Fraction of samples held out for the test score.
         split_seed: Seed of the train/test split.
+        task: ``classification`` or ``regression`` (default: inferred from the target).
     """
-    return DataSpec(source, target, test_size, split_seed).load()
+    return DataSpec(source, target, test_size, split_seed, task).load()
 
 
 def is_named(source: str) -> bool:
@@ -130,89 +163,123 @@ def is_named(source: str) -> bool:
 
 @dataclass(frozen=True)
 class _Raw:
-    X: np.ndarray
-    y: np.ndarray
+    X: pd.DataFrame
+    y: pd.Series
     description: str
     name: str
-    feature_names: tuple[str, ...]
     target_name: str
     origin: dict[str, Any]
+    notes: tuple[str, ...] = ()
 
 
-#: The original prototype's synthetic problem.
-SYNTHETIC = {"n_samples": 1000, "n_features": 20, "n_informative": 5, "random_state": 123}
+#: How a study names a table given in memory, before its digest ("dataframe 3f2a…").
+FRAME_PREFIX = "dataframe "
 
 
 def _load(source: str, target: str | None) -> _Raw:
-    name = source.strip()
-    if name.lower() in (defaults.DATA, "default"):
-        from sklearn.datasets import make_classification
-
-        X, y = make_classification(**SYNTHETIC)
-        features = tuple(f"x{i}" for i in range(X.shape[1]))
-        origin = {"function": "sklearn.datasets.make_classification", **SYNTHETIC}
-        return _Raw(X, y, defaults.DATA, defaults.DATA, features, "target", origin)
-    if name.lower() in BUNDLED:
-        from sklearn import datasets
-
-        bunch = getattr(datasets, f"load_{name.lower()}")()
-        features = tuple(str(f) for f in bunch.feature_names)
-        origin = {"function": f"sklearn.datasets.load_{name.lower()}"}
-        return _Raw(bunch.data, bunch.target, name.lower(), name.lower(), features, "target", origin)
+    if source.startswith(FRAME_PREFIX):
+        raise DataError(f"the study's data was a DataFrame given to search.tune ({source}), which is not stored: "
+                        "call search.tune with it again")
+    name = source.strip().lower()
+    if is_named(name):
+        named = load_named(name)
+        name = defaults.DATA if name == "default" else name
+        return _Raw(named.X, named.y, name, name, named.target_name, named.origin)
     if target is None:
         raise DataError(
             f"{source!r} is not a bundled dataset ({defaults.DATA}, {', '.join(BUNDLED)}); "
-            "for a CSV file, name its label column with --target"
+            "for a CSV file, name its target column with --target"
         )
     return _load_csv(Path(source), target)
 
 
-def read_features(path: Path) -> pd.DataFrame:
-    """A CSV file's rows, or a one-line `DataError` saying why it cannot be read."""
+def _checked_target(raw: _Raw, task: Task) -> pd.Series:
+    """The target as ``task`` needs it, or a one-line `DataError`."""
+    import numpy as np
     import pandas as pd
 
-    if not path.is_file():
-        raise DataError(f"cannot read data file {str(path)!r}: no such file")
+    if task == Task.regression:
+        y = pd.to_numeric(raw.y, errors="coerce")
+        if y.isna().any() or not np.isfinite(y.to_numpy(dtype=float)).all():
+            raise DataError(f"{raw.description}: regression needs a number in every row of {raw.target_name!r}")
+        return y.astype(float)
+    if raw.y.nunique() < 2:
+        raise DataError(f"{raw.description} has only one class: a classifier needs at least two")
+    return raw.y
+
+
+def read_features(path: Path) -> pd.DataFrame:
+    """A CSV file's rows, or a one-line `DataError` saying why it cannot be read.
+
+    A UTF-8 byte-order mark (Excel writes one) is not part of the first column's name.
+    """
+    _check_is_a_file(path)  # before pandas is imported: a wrong path is said at once
+    import pandas as pd
+
     try:
-        frame = pd.read_csv(path)
+        _check_header(path)
+        frame = pd.read_csv(path, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise DataError(f"data file {str(path)!r} is empty") from None
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        from search.tracking import one_line
-
+    except (OSError, UnicodeDecodeError, csv.Error, pd.errors.ParserError) as error:
         raise DataError(f"cannot read data file {str(path)!r}: {one_line(error)}") from None
     if len(frame) == 0:
         raise DataError(f"data file {str(path)!r} has no rows")
     return frame
 
 
-def check_numeric(features: pd.DataFrame, source: str) -> None:
-    """Refuse feature columns a model cannot take: non-numeric, missing or infinite values.
+def _check_is_a_file(path: Path) -> None:
+    """Refuse what is not a regular file, saying what it is (a folder, a device, a pipe, nothing)."""
+    import stat
 
-    ``source`` names the features in the message (``data file 'x.csv'``, ``the request``).
-    """
-    import numpy as np
-    import pandas as pd
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DataError(f"cannot read data file {str(path)!r}: no such file") from None
+    except OSError as error:
+        raise DataError(f"cannot read data file {str(path)!r}: {error.strerror or error}") from None
+    kinds = {stat.S_ISDIR: "a folder", stat.S_ISCHR: "a device", stat.S_ISBLK: "a device",
+             stat.S_ISFIFO: "a named pipe (FIFO)", stat.S_ISSOCK: "a socket"}
+    what = next((kind for test, kind in kinds.items() if test(mode)), None)
+    if what is not None:
+        raise DataError(f"data file {str(path)!r} is {what}, not a CSV file")
 
-    non_numeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
-    if non_numeric:
-        raise DataError(f"{source} has non-numeric feature columns: {', '.join(non_numeric[:10])}")
-    if features.isna().any().any():
-        raise DataError(f"{source} has missing values")
-    if not np.isfinite(features.to_numpy(dtype=float)).all():
-        raise DataError(f"{source} has infinite values")
+
+def _check_header(path: Path) -> None:
+    """Refuse a CSV naming a column twice (pandas would quietly rename the second ``x0.1``)."""
+    from collections import Counter
+
+    with open(path, newline="", encoding="utf-8-sig") as file:
+        header = next(csv.reader(file), [])
+    twice = [name for name, count in Counter(header).items() if count > 1]
+    if twice:
+        raise DataError(f"data file {str(path)!r} has the column name {twice[0]!r} more than once: "
+                        "give each column its own name")
 
 
 def _load_csv(path: Path, target: str) -> _Raw:
     frame = read_features(path)
+    return _from_table(frame, target, f"data file {str(path)!r}", path.name, {"uri": str(path.resolve())},
+                       description=f"{path.resolve()} (target={target})")
+
+
+def _from_table(frame: pd.DataFrame, target: str, where: str, name: str, origin: dict[str, Any], *,
+                description: str | None = None) -> _Raw:
+    """A table's features and target; rows without a target are left out with a note."""
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns[:20]))
-        raise DataError(f"data file {str(path)!r} has no target column {target!r} (columns: {columns})")
+        raise DataError(f"{where} has no target column {target!r} (columns: {columns})")
     features = frame.drop(columns=[target])
     if features.shape[1] == 0:
-        raise DataError(f"data file {str(path)!r} has no feature columns besides {target!r}")
-    check_numeric(features, f"data file {str(path)!r}")
-    if frame[target].isna().any():
-        raise DataError(f"data file {str(path)!r} has missing values")
-    return _Raw(features.to_numpy(dtype=float), frame[target].to_numpy(), f"{path.resolve()} (target={target})",
-                path.name, tuple(str(c) for c in features.columns), target, {"uri": str(path.resolve())})
+        raise DataError(f"{where} has no feature columns besides {target!r}")
+    if features.select_dtypes("number").isin([float("inf"), float("-inf")]).any().any():
+        raise DataError(f"{where} has infinite values")
+    blank = frame[target].isna()
+    notes: tuple[str, ...] = ()
+    if blank.all():
+        raise DataError(f"{where} has no value in its target column {target!r}")
+    if blank.any():
+        notes = (f"{int(blank.sum())} row(s) with no {target!r} are left out",)
+        frame, features = frame[~blank], features[~blank]
+    return _Raw(features.reset_index(drop=True), frame[target].reset_index(drop=True),
+                description or name, name, target, origin, notes)

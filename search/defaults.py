@@ -11,15 +11,36 @@ from enum import StrEnum
 DATA = "synthetic"
 TEST_SIZE = 0.25
 SPLIT_SEED = 123
+#: The metric of each task unless ``--metric`` names another (RMSE is logged as ``rmse``, lower is better).
 METRIC = "accuracy"
+REGRESSION_METRIC = "rmse"
 CV_FOLDS = 5
 #: Trials a study command adds when neither ``--n-trials`` nor ``--timeout`` is given.
 N_TRIALS = 20
+#: Threads running trials in each worker process, and worker processes per command.
+N_JOBS = 1
+WORKERS = 1
+#: Worker processes per core above which a command is refused: they would only wait for each other.
+MAX_WORKERS_PER_CORE = 4
+#: The study's best model is refitted and logged, and its figures drawn, unless asked not to.
+LOG_MODEL = True
+FIGURES = True
 
-#: The embedded stores, in the working directory (the CML job anchors them at the project root).
-STORAGE = "sqlite:///optuna.db"
-TRACKING_URI = "sqlite:///mlflow.db"
+#: The embedded stores: files in the working directory (the CML job anchors them at the project root).
+STORAGE_FILE = "optuna.db"
+TRACKING_FILE = "mlflow.db"
+#: Where several CML workers keep a study: Optuna's journal file (SQLite is not safe on the project's NFS).
+SHARED_STORAGE_FILE = "optuna.journal"
+STORAGE = f"sqlite:///{STORAGE_FILE}"
+TRACKING_URI = f"sqlite:///{TRACKING_FILE}"
 UI_PORT = 5000
+
+
+class Task(StrEnum):
+    """What a study predicts, by the name ``--task`` takes; `search.tasks` infers it from the target."""
+
+    classification = "classification"
+    regression = "regression"
 
 
 class Sampler(StrEnum):

@@ -10,12 +10,16 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from search import defaults
+from search.defaults import Task
 from search.errors import InputError
+from search.tasks import DEFAULT_METRIC
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.model_selection import BaseCrossValidator
     from sklearn.pipeline import Pipeline
 
     from search.data import Dataset
@@ -28,57 +32,124 @@ class MetricError(InputError):
     """The metric is not a scikit-learn scorer name."""
 
 
+#: Short names for scikit-learn's error scorers (which are negated so that higher is better).
+ALIASES = {"rmse": "neg_root_mean_squared_error", "mae": "neg_mean_absolute_error",
+           "mse": "neg_mean_squared_error"}
+
+
+def metric_task(metric: str) -> str:
+    """What a scikit-learn scorer scores: "classification", "regression" or "clustering" (from its metric's module)."""
+    from sklearn.metrics import get_scorer
+
+    module = getattr(getattr(get_scorer(ALIASES.get(metric, metric)), "_score_func", None), "__module__", "")
+    if module.endswith("._regression"):
+        return "regression"
+    if ".cluster" in module:
+        return "clustering"
+    return "classification"
+
+
 @dataclass(frozen=True)
 class Scoring:
-    """How a configuration is scored: what ``--metric`` and ``--cv`` say."""
+    """How a configuration is scored: what ``--metric`` and ``--cv`` say.
 
-    metric: str = defaults.METRIC
+    ``metric`` is a scikit-learn scorer name or one of `ALIASES`; None means
+    the task's default (`for_task`). An error scorer (``neg_...``) is shown,
+    logged and optimised as the error itself: ``rmse``, lower is better.
+    """
+
+    metric: str | None = None
     cv: int = defaults.CV_FOLDS
 
     def __post_init__(self) -> None:
         if self.cv < 2:
             raise InputError(f"--cv must be at least 2 folds, got {self.cv}")
+        if self.metric is None:
+            return
         from sklearn.metrics import get_scorer_names
 
-        if self.metric not in get_scorer_names():
-            examples = "accuracy, balanced_accuracy, f1_macro, roc_auc, neg_log_loss"
+        if self.scorer_name not in get_scorer_names():
+            examples = "accuracy, balanced_accuracy, f1_macro, roc_auc; for regression rmse, mae, r2"
             raise MetricError(f"unknown metric {self.metric!r}; use a scikit-learn scorer name such as {examples}")
+
+    def for_task(self, task: str) -> Scoring:
+        """This scoring with its metric named: the task's default unless one was given."""
+        return self if self.metric is not None else Scoring(DEFAULT_METRIC[Task(task)], self.cv)
+
+    @property
+    def scorer_name(self) -> str:
+        return ALIASES.get(self.metric or "", self.metric or "")
+
+    @property
+    def name(self) -> str:
+        """The metric as users read it: ``accuracy``, ``rmse``; an error scorer without its ``neg_``."""
+        metric = self.metric or ""
+        return metric if metric in ALIASES else metric.removeprefix("neg_")
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.scorer_name.startswith("neg_")
+
+    @property
+    def direction(self) -> str:
+        """The Optuna study direction."""
+        return "minimize" if self.lower_is_better else "maximize"
+
+    def score(self, model: Pipeline, X: pd.DataFrame, y: pd.Series) -> float:
+        """The metric of ``model`` on ``X``, ``y``, as users read it (an error positive)."""
+        from sklearn.metrics import get_scorer
+
+        value = float(get_scorer(self.scorer_name)(model, X, y))
+        return -value if self.lower_is_better else value
 
     def check(self, data: Dataset) -> None:
         """Refuse, before any trial, a fold count or a metric these data cannot support.
 
-        The metric is tried on a constant classifier: a scorer that cannot score
+        The metric is tried on a constant model: a scorer that cannot score
         these labels (a binary-only one on several classes) fails the same way
         for every real model, so each trial would fail.
         """
         import warnings
 
         import numpy as np
-        from sklearn.dummy import DummyClassifier
-        from sklearn.metrics import get_scorer
+        from sklearn.dummy import DummyClassifier, DummyRegressor
 
-        classes, counts = np.unique(data.y_train, return_counts=True)
-        if self.cv > counts.min():
-            smallest = str(classes[counts.argmin()])
-            raise InputError(
-                f"--cv {self.cv} needs at least {self.cv} samples of every class in the training split of "
-                f"{data.source}; class {smallest!r} has {counts.min()}"
-            )
-        constant = DummyClassifier(strategy="prior").fit(data.X_train, data.y_train)
+        task = metric_task(self.scorer_name)
+        if task != data.task:
+            examples = ("accuracy, balanced_accuracy, f1_macro or roc_auc" if data.task == "classification"
+                        else "rmse, mae or r2")
+            raise MetricError(f"metric {self.metric!r} scores {task}, and {data.source} is a {data.task} problem: "
+                              f"use a {data.task} scorer such as {examples}")
+        if data.task == "classification":
+            classes, counts = np.unique(data.y_train.astype(str), return_counts=True)
+            if self.cv > counts.min():
+                smallest = str(classes[counts.argmin()])
+                raise InputError(
+                    f"--cv {self.cv} needs at least {self.cv} samples of every class in the training split of "
+                    f"{data.source}; class {smallest!r} has {counts.min()}"
+                )
+            constant = DummyClassifier(strategy="prior")
+        else:
+            classes = []
+            if self.cv > len(data.y_train):
+                raise InputError(f"--cv {self.cv} needs at least {self.cv} rows in the training split of "
+                                 f"{data.source}; it has {len(data.y_train)}")
+            constant = DummyRegressor()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                get_scorer(self.metric)(constant, data.X_train, data.y_train)
+                self.score(constant.fit(np.zeros((len(data.y_train), 1)), data.y_train),
+                           np.zeros((len(data.y_train), 1)), data.y_train)
         except (ValueError, TypeError, AttributeError) as error:
             reason = " ".join(str(error).split())
-            several = self.metric.startswith("roc_auc") and len(classes) > 2
+            several = self.scorer_name.startswith("roc_auc") and len(classes) > 2
             hint = f"; with {len(classes)} classes use e.g. {self.metric}_ovr" if several else ""
             raise MetricError(f"metric {self.metric!r} cannot score {data.source}: {reason}{hint}") from None
 
     @property
     def cv_name(self) -> str:
-        """The metric a study optimises and MLflow shows, e.g. ``cv_accuracy``."""
-        return f"cv_{self.metric}"
+        """The metric a study optimises and MLflow shows, e.g. ``cv_accuracy``, ``cv_rmse``."""
+        return f"cv_{self.name}"
 
 
 @dataclass
@@ -89,7 +160,7 @@ class Evaluation:
     cv_std: float
     fold_scores: list[float]
     metrics: dict[str, float] = field(default_factory=dict)
-    model: Any = None
+    model: Pipeline | None = None
 
 
 def smallest_fold(data: Dataset, scoring: Scoring) -> int:
@@ -98,52 +169,50 @@ def smallest_fold(data: Dataset, scoring: Scoring) -> int:
     return rows - math.ceil(rows / scoring.cv)
 
 
+def folds(data: Dataset, scoring: Scoring) -> BaseCrossValidator:
+    """The folds every configuration is scored on: stratified by class for classification."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    splitter = StratifiedKFold if data.task == "classification" else KFold
+    return splitter(n_splits=scoring.cv, shuffle=True, random_state=FOLD_SEED)
+
+
 def cross_validate(
     pipeline: Pipeline,
     data: Dataset,
     scoring: Scoring,
     on_fold: Callable[[int, list[float]], None] | None = None,
 ) -> Evaluation:
-    """Stratified k-fold score of ``pipeline`` on the training split.
+    """The k-fold score of ``pipeline`` on the training split.
 
     ``on_fold(step, scores_so_far)`` is called after each fold so a caller can
     report to an Optuna trial and stop early; it may raise to abandon the rest.
     """
     import numpy as np
     from sklearn.base import clone
-    from sklearn.metrics import get_scorer
-    from sklearn.model_selection import StratifiedKFold
 
-    scorer = get_scorer(scoring.metric)
-    folds = StratifiedKFold(n_splits=scoring.cv, shuffle=True, random_state=FOLD_SEED)
+    X, y = data.X_train, data.y_train
     scores: list[float] = []
-    for step, (fit_rows, score_rows) in enumerate(folds.split(data.X_train, data.y_train)):
-        fold_model = clone(pipeline).fit(data.X_train[fit_rows], data.y_train[fit_rows])
-        scores.append(float(scorer(fold_model, data.X_train[score_rows], data.y_train[score_rows])))
+    for step, (fit_rows, score_rows) in enumerate(folds(data, scoring).split(X, y)):
+        fold_model = clone(pipeline).fit(X.iloc[fit_rows], y.iloc[fit_rows])
+        scores.append(scoring.score(fold_model, X.iloc[score_rows], y.iloc[score_rows]))
         if on_fold is not None:
             on_fold(step, scores)
     return Evaluation(cv_score=float(np.mean(scores)), cv_std=float(np.std(scores)), fold_scores=scores)
 
 
-def fit_and_score(
-    pipeline: Pipeline, data: Dataset, metric: str = defaults.METRIC, named: bool = False
-) -> tuple[Any, dict[str, float]]:
-    """Fit on the whole training split; train and test scores as the original scripts named them.
-
-    ``named``: fit on the features with their column names, so the model knows
-    them (a model someone will load and feed a table to).
-    """
+def fit_and_score(pipeline: Pipeline, data: Dataset, scoring: Scoring) -> tuple[Pipeline, dict[str, float]]:
+    """Fit on the whole training split; train and test scores of the task's usual metrics and the study's."""
     from sklearn.base import clone
-    from sklearn.metrics import get_scorer
 
-    X_train, X_test = (data.features("train"), data.features("test")) if named else (data.X_train, data.X_test)
     started = time.perf_counter()
-    model = clone(pipeline).fit(X_train, data.y_train)
+    model = clone(pipeline).fit(data.X_train, data.y_train)
     metrics = {"fit_time": time.perf_counter() - started}
-    for name in dict.fromkeys(("accuracy", metric)):
-        scorer = get_scorer(name)
-        metrics[f"train_{name}"] = float(scorer(model, X_train, data.y_train))
-        metrics[f"test_{name}"] = float(scorer(model, X_test, data.y_test))
+    usual = ("accuracy",) if data.task == "classification" else ("rmse", "r2")
+    for metric in dict.fromkeys((*usual, scoring.metric)):
+        reported = Scoring(metric, scoring.cv)
+        metrics[f"train_{reported.name}"] = reported.score(model, data.X_train, data.y_train)
+        metrics[f"test_{reported.name}"] = reported.score(model, data.X_test, data.y_test)
     return model, metrics
 
 
@@ -152,11 +221,10 @@ def evaluate(
     data: Dataset,
     scoring: Scoring,
     on_fold: Callable[[int, list[float]], None] | None = None,
-    named: bool = False,
 ) -> Evaluation:
     """Cross-validate, then fit on the training split and score train and test."""
     result = cross_validate(pipeline, data, scoring, on_fold)
-    result.model, result.metrics = fit_and_score(pipeline, data, scoring.metric, named)
+    result.model, result.metrics = fit_and_score(pipeline, data, scoring)
     result.metrics[scoring.cv_name] = result.cv_score
     result.metrics[f"{scoring.cv_name}_std"] = result.cv_std
     return result

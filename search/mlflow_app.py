@@ -13,7 +13,11 @@ through the ``mlflow.app`` entry point (see pyproject.toml).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from flask import Flask, Response
 
 #: Where the root forwards to (the part after ``#`` never reaches a server: the page's script follows it).
 LANDING = "/?view=training#/experiments?workflowType=machine_learning"
@@ -31,7 +35,7 @@ location.replace('{LANDING}');
 """
 
 
-def _landing() -> Any:
+def _landing() -> Response | None:
     from flask import Response, request
 
     if request.method in ("GET", "HEAD") and request.path == "/" and not request.query_string:
@@ -39,7 +43,7 @@ def _landing() -> Any:
     return None
 
 
-def create_app() -> Any:
+def create_app() -> Flask | FastAPI:
     """MLflow's server app with the landing page, wrapped the way ``mlflow server`` wraps its own."""
     from mlflow.server import app as flask_app
 

@@ -12,14 +12,19 @@ import shutil
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
+from search import defaults
+from search.stores.mlflow import ui_address
 from search.study.progress import Reporter
-from search.tracking import FAIL_REASON_ATTRIBUTE_KEY, METRICS_ATTRIBUTE_KEY, PARTIAL_SUFFIX, numbers_text
+from search.text import numbers_text, plural
+from search.tracking import FAIL_REASON_ATTRIBUTE_KEY, METRICS_ATTRIBUTE_KEY, PARTIAL_SUFFIX
 
 if TYPE_CHECKING:
     import optuna
+    from tqdm import tqdm
 
+    from search.stores.urls import Store
     from search.study import StudyOutcome, StudyPlan
 
 
@@ -27,8 +32,8 @@ if TYPE_CHECKING:
 LOST_TRIAL = "its process ended while running it (queued again)"
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+#: How the start line says which way a study's metric goes.
+AIMS = {"maximize": "maximising", "minimize": "minimising"}
 
 
 class ConsoleReporter(Reporter):
@@ -42,12 +47,12 @@ class ConsoleReporter(Reporter):
     """
 
     def __init__(
-        self, bar: bool = False, quiet: bool = False, ui: str | None = None, out: IO[str] | None = None
+        self, *, bar: bool = False, quiet: bool = False, ui: str | None = None, out: IO[str] | None = None
     ) -> None:
         self._bar_wanted = bar and not quiet
         self._ui = ui
         self._quiet = quiet
-        self._bar: Any = None
+        self._bar: tqdm | None = None
         self._out = out or sys.stdout
         self._plan: StudyPlan | None = None
 
@@ -55,8 +60,6 @@ class ConsoleReporter(Reporter):
         print(text, file=self._out, flush=True)
 
     def start(self, plan: StudyPlan) -> None:
-        from search.stores.urls import mask
-
         self._plan = plan
         config = plan.config
         drawn = f"sampler {config.sampler.value}, pruner {config.pruner.value}"
@@ -65,26 +68,30 @@ class ConsoleReporter(Reporter):
         if changed:
             drawn += f" (the study's earlier trials used {' and '.join(changed)})"
         self._print(
-            f"Study {config.name!r}: {', '.join(spec.name for spec in config.specs)} on {config.data.source}, "
-            f"maximising {config.scoring.cv_name} ({config.scoring.cv}-fold); {drawn}, seed {plan.seed}; "
-            f"storage {mask(config.storage)}"
+            f"Study {config.name!r}: {', '.join(spec.name for spec in config.specs)} on {config.data.source} "
+            f"({plan.data.task}), {AIMS[config.scoring.direction]} {config.scoring.cv_name} "
+            f"({config.scoring.cv}-fold); {drawn}, seed {plan.seed}; storage {config.storage}"
         )
+        for note in plan.notes():
+            self._print(f"  note: {note}")
         if self._bar_wanted and config.n_trials is not None:
-            from tqdm import tqdm
+            from tqdm.auto import tqdm  # a notebook's own bar in a Jupyter kernel
 
             # No monitor thread: with only the main thread, worker processes can be forked (see tracking._processes).
             tqdm.monitor_interval = 0
             self._bar = tqdm(total=config.n_trials, unit="trial", file=sys.stderr, dynamic_ncols=True)
 
     def trial(
-        self, trial: optuna.trial.FrozenTrial, best: optuna.trial.FrozenTrial | None, done: int, total: int | None
+        self, trial: optuna.trial.FrozenTrial, best: optuna.trial.FrozenTrial | None, done: int | None,
+        total: int | None,
     ) -> None:
         if self._quiet or self._plan is None:
             return
         metric = self._plan.config.scoring.cv_name
         best_text = f"best {best.value:.4f} (trial {best.number})" if best is not None else "no best yet"
         if self._bar is not None:
-            self._bar.n = done
+            if done is not None:
+                self._bar.n = done
             self._bar.set_postfix_str(best_text, refresh=True)
             return
         state = trial.state.name.lower()
@@ -97,7 +104,7 @@ class ConsoleReporter(Reporter):
         else:
             state = "failed"
             what = _last_line(trial.user_attrs.get(FAIL_REASON_ATTRIBUTE_KEY, "")) or LOST_TRIAL
-        of = f"  [{done} of {total}]" if total is not None else f"  [{done}]"
+        of = "" if done is None else f"  [{done} of {total}]" if total is not None else f"  [{done}]"
         self._print(f"trial {trial.number} {state}  {what}  {best_text}{of}")
 
     def note(self, text: str) -> None:
@@ -117,8 +124,6 @@ class ConsoleReporter(Reporter):
 
 def summary(outcome: StudyOutcome, ui: str | None = None) -> list[str]:
     """The lines that end a study command."""
-    from search.stores.urls import mask
-
     plan, study = outcome.plan, outcome.study
     config = plan.config
     lines = []
@@ -138,11 +143,11 @@ def summary(outcome: StudyOutcome, ui: str | None = None) -> list[str]:
     except ValueError:
         lines.append("No trial completed, so there is no best configuration yet.")
     else:
-        spec, params = config.space.decode(best.params)
+        spec, params = plan.space.decode(best.params)
         scores = best.user_attrs.get(METRICS_ATTRIBUTE_KEY, {})
-        test = scores.get(f"test_{config.scoring.metric}", float("nan"))
+        test = scores.get(f"test_{config.scoring.name}", float("nan"))
         lines.append(f"Best: trial {best.number}, {config.scoring.cv_name} = {best.value:.4f}, "
-                     f"test_{config.scoring.metric} = {test:.4f}")
+                     f"test_{config.scoring.name} = {test:.4f}")
         lines.append(f"  model {spec.name}: " + ", ".join(f"{k}={v}" for k, v in params.items()))
     if outcome.recovered:
         lines.append(f"Recovered trials {numbers_text(outcome.recovered)}: their process had died; each was "
@@ -152,41 +157,45 @@ def summary(outcome: StudyOutcome, ui: str | None = None) -> list[str]:
     if outcome.repaired:
         lines.append(f"Repaired MLflow: {outcome.repaired.describe()}.")
     if outcome.delivered is not None:
-        lines += outcome.delivered.lines(config.scoring.metric)
+        lines += outcome.delivered.lines(config.scoring.name)
     if outcome.delivery_error is not None:
         lines.append(f"Best model: not logged ({outcome.delivery_error})")
-    elif outcome.interrupted and config.log_model:
+    elif outcome.interrupted and config.log_model and outcome.delivered is None:
         lines.append("Best model: not refitted (interrupted); the next run of the study will.")
     if outcome.unlogged:
         lines.append(f"Warning: MLflow did not take trials {numbers_text(outcome.unlogged)} (the tracking store "
                      "is unreachable). They are safe in the Optuna storage; once the store is back, log them with:")
         lines.append(f"  {sync_command(plan)}")
-    lines.append(f"MLflow: {mask(plan.tracking_uri)}, experiment {plan.experiment!r} (id {outcome.experiment_id}), "
+    lines.append(f"MLflow: {plan.tracking}, experiment {plan.experiment!r} (id {outcome.experiment_id}), "
                  f"study run {outcome.study_run_id}")
-    lines += ui_hint(plan.tracking_uri, outcome.experiment_id, ui)
+    lines += ui_hint(plan.tracking, outcome.experiment_id, ui)
     return lines
+
+
+def interrupted_line(outcome: StudyOutcome, again: str = "Run the same command") -> str:
+    """What an interrupted study command says last: what is kept, and how to finish."""
+    logged = "and logged" if not outcome.unlogged else "(not all logged: see above)"
+    if outcome.interrupted_in:
+        return (f"interrupted while {outcome.interrupted_in}; every trial is saved {logged}. {again}, or "
+                f"'{search_command()} sync {shlex.quote(outcome.plan.config.name)}', to finish it.")
+    return (f"interrupted; every finished trial is saved {logged}, any trial cut short recorded as such. "
+            f"{again} to resume.")
 
 
 def sync_command(plan: StudyPlan) -> str:
     """The ``search sync`` command that logs what this study command could not (secrets masked)."""
-    from search.stores.urls import mask
-
     config = plan.config
-    parts = [search_command(), "sync", shlex.quote(config.name), "--storage", shlex.quote(mask(config.storage)),
-             "--tracking-uri", shlex.quote(mask(plan.tracking_uri))]
+    parts = [search_command(), "sync", shlex.quote(config.name), "--storage", shlex.quote(config.storage.masked),
+             "--tracking-uri", shlex.quote(config.tracking.masked)]
     return " ".join(parts)
 
 
-def ui_hint(tracking_uri: str, experiment_id: str, ui: str | None = None) -> list[str]:
+def ui_hint(tracking: Store, experiment_id: str, ui: str | None = None) -> list[str]:
     """How to see an experiment in the MLflow UI: its address where a UI serves it, else a command that works here."""
-    from search import defaults
-    from search.stores.mlflow import ui_address
-    from search.stores.urls import is_server, mask
-
-    if ui is not None or is_server(tracking_uri):
-        return [f"See it in the MLflow UI: {ui_address(ui or tracking_uri, experiment_id)}"]
+    if ui is not None or tracking.is_server:
+        return [f"See it in the MLflow UI: {ui_address(ui or tracking.url, experiment_id)}"]
     return [
-        f"See it in the MLflow UI: {search_command()} ui --tracking-uri {shlex.quote(mask(tracking_uri))}",
+        f"See it in the MLflow UI: {search_command()} ui --tracking-uri {shlex.quote(tracking.masked)}",
         f"  then open {ui_address(f'http://127.0.0.1:{defaults.UI_PORT}', experiment_id)}",
     ]
 

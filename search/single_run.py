@@ -6,14 +6,23 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from models import ModelSpec
+from models import DataShape, ModelSpec
 from search.data import DataSpec
+from search.deliverable.champion import DIGEST_TAG, METRIC_TAG, SCORE_TAG, direction_tag, register_version
+from search.deliverable.lineage import lineage, provenance_tags
+from search.deliverable.logged_model import log_fitted_model
 from search.errors import InputError
-from search.evaluation import Scoring
+from search.evaluation import Scoring, evaluate, smallest_fold
+from search.names import check_name, check_registered_name
 from search.seeds import check_seed, seed_or_drawn
+from search.stores.mlflow import experiment_id as find_experiment
+from search.stores.mlflow import prepare_tracking_store
+from search.stores.urls import Store, resolve_tracking
+from search.tracking._client import ROLE_TAG
+from search.tracking._mlflow_compat import run_context_tags
 
 if TYPE_CHECKING:
-    from search.champion import Registration
+    from search.deliverable.champion import Registration
 
 #: Fixed-parameter runs go to their own experiment, ``<model>-runs``, apart from the model's study.
 RUNS_EXPERIMENT_SUFFIX = "-runs"
@@ -24,6 +33,7 @@ class RunOutcome:
     run_id: str
     experiment_id: str
     params: dict[str, Any]
+    seed: int
     metrics: dict[str, float]
     registration: Registration | None = None
 
@@ -35,7 +45,7 @@ def run_once(
     data: DataSpec | None = None,
     scoring: Scoring | None = None,
     seed: int | None = None,
-    tracking_uri: str | None = None,
+    tracking: Store | str | None = None,
     experiment: str | None = None,
     log_model: bool = True,
     register: str | None = None,
@@ -47,69 +57,59 @@ def run_once(
     ``register``, the model becomes a version of that registered model (and its
     ``champion`` if it scores higher on the same metric and data).
     """
-    from search.best_model import check_registered_name
-    from search.evaluation import evaluate, smallest_fold
-    from search.lineage import lineage, provenance_tags
-    from search.stores.mlflow import experiment_id as find_experiment
-    from search.stores.mlflow import prepare_tracking_store
-    from search.stores.urls import resolve_tracking_uri
-    from search.tracking import ROLE_TAG, RunRecord, RunWriter, run_context_tags
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param
 
-    params = spec.resolve(params)
     check_seed(seed)
-    check_registered_name(register, log_model)
+    check_registered_name(register, log_model=log_model)
+    experiment = experiment if experiment is not None else f"{spec.name}{RUNS_EXPERIMENT_SUFFIX}"
+    check_name(experiment, "--experiment")
     data, scoring = data or DataSpec(), scoring or Scoring()
     dataset = data.load()
+    scoring = scoring.for_task(dataset.task)
     scoring.check(dataset)
+    shape = DataShape(fold_rows=smallest_fold(dataset, scoring), features=dataset.n_features)
+    spec = spec.for_task(dataset.task, shape)
+    params = spec.resolve(params)
     problem = spec.cannot_fit(params, smallest_fold(dataset, scoring))
     if problem is not None:
         raise InputError(f"cannot evaluate {spec.name} on {dataset.source}: {problem} in {scoring.cv}-fold CV")
     seed = seed_or_drawn(seed)
-    uri = resolve_tracking_uri(tracking_uri)
-    prepare_tracking_store(uri)
+    store = tracking if isinstance(tracking, Store) else resolve_tracking(tracking)
+    prepare_tracking_store(store)
     started = int(time.time() * 1000)
     try:
-        result = evaluate(spec.build(params, seed), dataset, scoring, named=True)
+        result = evaluate(spec.build(params, seed, dataset.columns), dataset, scoring)
     except ValueError as error:  # e.g. n_neighbors > samples
         raise InputError(f"cannot evaluate {spec.name} on {dataset.source}: {error}") from None
-    experiment_id = find_experiment(uri, experiment or f"{spec.name}{RUNS_EXPERIMENT_SUFFIX}")
+    experiment_id = find_experiment(store, experiment)
     data_lineage = lineage(dataset)
-    settings = {"data": data.label, "metric": scoring.metric, "cv": scoring.cv, "seed": seed}
+    settings = {"data": data.label, "task": dataset.task, "metric": scoring.metric, "cv": scoring.cv, "seed": seed}
     tags = {**run_context_tags(), **provenance_tags(), **data_lineage.tags(), ROLE_TAG: "run", "model": spec.name}
-    record = RunRecord(
-        study_name="", trial_number=0, run_name=f"{spec.name}-run", status="FINISHED", start_ms=started,
-        end_ms=int(time.time() * 1000), tags=tags,
-        params={k: str(v) for k, v in {**params, **settings}.items()}, metrics=result.metrics,
-    )
-    writer = RunWriter(uri)
-    run = writer.client.create_run(experiment_id, start_time=started, tags=record.tags, run_name=record.run_name)
-    record.run_id = run.info.run_id
-    outcome = RunOutcome(record.run_id, experiment_id, params, result.metrics)
+    client = MlflowClient(store.url)
+    run_id = client.create_run(experiment_id, start_time=started, tags=tags, run_name=f"{spec.name}-run").info.run_id
+    outcome = RunOutcome(run_id, experiment_id, params, seed, result.metrics)
+    metrics = dict(result.metrics)
     status = "FAILED"
     try:
-        data_lineage.log(writer.client, record.run_id)
+        data_lineage.log(client, run_id)
         if log_model:
-            from search.artifacts import log_fitted_model
-
-            metrics = {k: v for k, v in result.metrics.items() if k.startswith(("train_", "test_", "cv_"))}
-            model_id = log_fitted_model(uri, record.run_id, experiment_id, result.model, spec, dataset, metrics,
+            scores = {k: v for k, v in metrics.items() if k.startswith(("train_", "test_", "cv_"))}
+            model_id = log_fitted_model(store, run_id, experiment_id, result.model, spec, dataset, scores,
                                         data_lineage)
-            record.metrics = {k: v for k, v in record.metrics.items() if k not in metrics}  # logged with the model
+            metrics = {k: v for k, v in metrics.items() if k not in scores}  # logged with the model
             if register is not None:
-                from search.champion import DIGEST_TAG, METRIC_TAG, SCORE_TAG
-                from search.champion import register as register_version
-
-                version_tags = {"run": record.run_id, METRIC_TAG: scoring.cv_name, SCORE_TAG: result.cv_score,
-                                "test_score": result.metrics[f"test_{scoring.metric}"],
-                                DIGEST_TAG: data_lineage.digest}
-                outcome.registration = register_version(writer.client, register, model_id, record.run_id,
-                                                        version_tags)
-        writer.write(record, experiment_id)
+                version_tags = {"run": run_id, METRIC_TAG: scoring.cv_name, SCORE_TAG: result.cv_score,
+                                "test_score": result.metrics[f"test_{scoring.name}"],
+                                DIGEST_TAG: data_lineage.digest, **direction_tag(scoring)}
+                outcome.registration = register_version(client, register, model_id, run_id, version_tags)
+        now = int(time.time() * 1000)
+        client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+                         params=[Param(k, str(v)) for k, v in {**params, **settings}.items()])
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
         raise
     finally:
-        if status != "FINISHED":
-            writer.client.set_terminated(record.run_id, status=status)
+        client.set_terminated(run_id, status=status)
     return outcome

@@ -25,7 +25,11 @@ SEARCH = shutil.which("search", path=str(Path(sys.executable).parent)) or "searc
 sys.path.insert(0, str(REPO / "cml"))
 
 
-def require_system(available: bool, reason: str) -> None:
+#: Options for a study whose best model and figures are not under test: they cost a second per command.
+QUICK = ("--no-log-model", "--no-figures")
+
+
+def require_system(available: bool, reason: str) -> None:  # noqa: FBT001 - a condition, then why
     """Skip (or, in CI, fail) when a system part is missing."""
     if available:
         return
@@ -45,11 +49,12 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty MLflow sqlite store, created once: MLflow's schema migrations take seconds."""
-    from mlflow import MlflowClient
+    """An empty MLflow sqlite store as the toolkit makes one, created once: MLflow's migrations take seconds."""
+    from search.stores.mlflow import prepare_tracking_store
+    from search.stores.urls import Store
 
     path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    MlflowClient(f"sqlite:///{path}").search_experiments()
+    prepare_tracking_store(Store.parse(f"sqlite:///{path}"))
     return path
 
 
@@ -270,9 +275,11 @@ CML_STANDIN = REPO / "tests" / "cml_standin"
 
 
 def copy_project(root: Path) -> Path:
-    """A CML project: the metadata, ``cml/`` and the model build script (the toolkit is the installed one)."""
+    """A CML project: the metadata, ``.gitignore``, ``cml/`` and the model build script (the toolkit is the installed
+    one)."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / ".project-metadata.yaml", root / ".project-metadata.yaml")
+    shutil.copy(REPO / ".gitignore", root / ".gitignore")
     shutil.copy(REPO / MODEL_BUILD_SCRIPT, root / MODEL_BUILD_SCRIPT)
     shutil.copytree(REPO / "cml", root / "cml", ignore=shutil.ignore_patterns("__pycache__"))
     return root

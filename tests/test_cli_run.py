@@ -77,7 +77,7 @@ def test_a_random_forest_run_is_reproducible_from_its_logged_seed(search_cli, cl
 
 
 def test_single_runs_have_their_own_experiment_apart_from_the_study(search_cli, client):
-    assert search_cli("study", "knn", "--n-trials", "2").returncode == 0
+    assert search_cli("study", "knn", "--n-trials", "2", "--no-log-model", "--no-figures").returncode == 0
     assert search_cli("run", "knn", "--no-log-model").returncode == 0
     study_runs = client.search_runs([client.get_experiment_by_name("knn").experiment_id])
     assert {r.data.tags.get("search.role") for r in study_runs if "mlflow.parentRunId" not in r.data.tags} == {"study"}

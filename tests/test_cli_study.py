@@ -8,12 +8,12 @@ import time
 import optuna
 import pytest
 
-from conftest import SEARCH, cli_env
+from conftest import QUICK, SEARCH, cli_env
 from conftest import experiment_runs as _study_runs
 
 
 def test_study_logs_one_parent_and_a_child_run_per_trial(search_cli, client, storage):
-    result = search_cli("study", "knn", "--n-trials", "8", "--seed", "1")
+    result = search_cli("study", "knn", "--n-trials", "8", "--seed", "1", *QUICK)
     assert result.returncode == 0, result
 
     parents, children = _study_runs(client, "knn")
@@ -34,36 +34,40 @@ def test_study_logs_one_parent_and_a_child_run_per_trial(search_cli, client, sto
 
 
 def test_running_the_same_study_again_resumes_it(search_cli, client):
-    assert search_cli("study", "knn", "--n-trials", "3").returncode == 0
-    second = search_cli("study", "knn", "--n-trials", "2")
+    assert search_cli("study", "knn", "--n-trials", "3", *QUICK).returncode == 0
+    second = search_cli("study", "knn", "--n-trials", "2", *QUICK)
     assert second.returncode == 0, second
     assert "already had 3 trials" in second.stdout
     parents, children = _study_runs(client, "knn")
     assert len(parents) == 1 and len(children) == 5
 
 
+@pytest.mark.slow  # a whole study with its helper processes
 def test_resuming_with_another_metric_is_refused(search_cli):
-    assert search_cli("study", "knn", "--n-trials", "1").returncode == 0
-    result = search_cli("study", "knn", "--n-trials", "1", "--metric", "f1")
+    assert search_cli("study", "knn", "--n-trials", "1", *QUICK).returncode == 0
+    result = search_cli("study", "knn", "--n-trials", "1", "--metric", "f1", *QUICK)
     assert result.returncode == 2
     assert "was run with metric=accuracy" in result.stderr
 
 
+@pytest.mark.slow  # a whole study with its helper processes
 def test_several_models_make_one_study_with_the_model_as_a_parameter(search_cli, client, storage):
-    result = search_cli("study", "knn", "rf", "--n-trials", "8", "--seed", "3", "--pruner", "none")
+    result = search_cli("study", "knn", "rf", "--n-trials", "8", "--seed", "3", "--pruner", "none", "--data", "iris",
+                        "--cv", "3", *QUICK)
     assert result.returncode == 0, result
-    study = optuna.load_study(study_name="knn-random-forest", storage=storage)
+    study = optuna.load_study(study_name="knn-random-forest-iris", storage=storage)
     models = {t.params["model"] for t in study.trials}
     assert models == {"knn", "random-forest"}
     for trial in study.trials:  # each trial carries only its own model's parameters
         own = trial.params["model"] + "__"
         assert all(k == "model" or k.startswith(own) for k in trial.params)
-    _, children = _study_runs(client, "knn-random-forest")
+    _, children = _study_runs(client, "knn-random-forest-iris")
     assert len(children) == 8
 
 
 def test_study_on_a_bundled_dataset_with_another_metric(search_cli, client):
-    result = search_cli("study", "knn", "--data", "iris", "--metric", "f1_macro", "--n-trials", "2", "--cv", "3")
+    result = search_cli("study", "knn", "--data", "iris", "--metric", "f1_macro", "--n-trials", "2", "--cv", "3",
+                        *QUICK)
     assert result.returncode == 0, result
     _, children = _study_runs(client, "knn-iris")
     metrics = children[0].data.metrics
@@ -71,27 +75,28 @@ def test_study_on_a_bundled_dataset_with_another_metric(search_cli, client):
 
 
 def test_experiment_option_names_the_mlflow_experiment(search_cli, client):
-    assert search_cli("study", "knn", "--n-trials", "2", "--experiment", "my-exp").returncode == 0
+    assert search_cli("study", "knn", "--n-trials", "2", "--experiment", "my-exp", *QUICK).returncode == 0
     parents, children = _study_runs(client, "my-exp")
     assert len(parents) == 1 and len(children) == 2
 
 
 @pytest.mark.parametrize("sampler", ["random", "cmaes", "qmc"])
 def test_each_sampler_runs(search_cli, client, sampler):
-    result = search_cli("study", "knn", "--n-trials", "3", "--sampler", sampler, "--study-name", f"s-{sampler}")
+    result = search_cli("study", "knn", "--n-trials", "3", "--sampler", sampler, "--study-name", f"s-{sampler}", *QUICK)
     assert result.returncode == 0, result
     assert len(_study_runs(client, f"s-{sampler}")[1]) == 3
 
 
 def test_hyperband_pruner_and_threads(search_cli, client):
-    result = search_cli("study", "knn", "--n-trials", "8", "--pruner", "hyperband", "--n-jobs", "2")
+    result = search_cli("study", "knn", "--n-trials", "8", "--pruner", "hyperband", "--n-jobs", "2", *QUICK)
     assert result.returncode == 0, result
     _parents, children = _study_runs(client, "knn")
     assert len(children) == 8 and len({c.data.tags["number"] for c in children}) == 8
 
 
+@pytest.mark.slow  # a whole study with its helper processes
 def test_best_and_trials_report_the_study(search_cli):
-    assert search_cli("study", "knn", "--n-trials", "4").returncode == 0
+    assert search_cli("study", "knn", "--n-trials", "4", *QUICK).returncode == 0
     best = search_cli("best", "knn", "--format", "json")
     assert best.returncode == 0, best
     row = json.loads(best.stdout)
@@ -124,23 +129,24 @@ def test_interrupted_study_keeps_every_finished_trial_logged(workdir, client, st
         cwd=workdir, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            time.sleep(1)
+        while True:  # until two trials are stored: an event, however loaded the machine
+            assert process.poll() is None, process.communicate()
             try:
-                done = [t for t in optuna.load_study(study_name="random-forest", storage=storage).trials
-                        if t.state.is_finished()]
-            except (KeyError, Exception):
-                continue
-            if len(done) >= 2:
+                study = optuna.load_study(study_name="random-forest", storage=storage)
+            except KeyError:  # not made yet
+                study = None
+            if study is not None and sum(t.state.is_finished() for t in study.trials) >= 2:
                 break
+            time.sleep(0.2)
         process.send_signal(signal.SIGINT)
         _out, err = process.communicate(timeout=120)
     finally:
         process.kill()
     assert process.returncode == 130, err
     assert "Traceback" not in err
-    assert "interrupted" in err and len(err.strip().splitlines()) == 1, err
+    lines = err.strip().splitlines()
+    assert lines[0] == "search: stopping: every finished trial is kept (Ctrl-C again exits at once)", err
+    assert "interrupted" in lines[-1] and len(lines) == 2, err
     study = optuna.load_study(study_name="random-forest", storage=storage)
     finished = [t for t in study.trials if t.state.is_finished()]
     assert len([t for t in finished if t.state.name in ("COMPLETE", "PRUNED")]) >= 2, "interrupted mid-study"

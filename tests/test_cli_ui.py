@@ -8,6 +8,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from conftest import SEARCH, cli_env, free_port, require_system
 
 
@@ -26,6 +28,7 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_ui_serves_the_default_store_on_loopback(search_cli, workdir, tracking_uri):
     assert search_cli("run", "knn", "--no-log-model").returncode == 0
     port = free_port()

@@ -92,7 +92,9 @@ def test_environment_variables_declare_default_description_and_required(metadata
 
 
 def test_every_setting_the_scripts_read_is_declared(metadata: dict) -> None:
-    read = set(re.findall(r"(?:env|number)\(\"(SEARCH_[A-Z_]+)\"", Path(project.__file__).read_text()))
+    scripts = Path(project.__file__).parent.glob("*.py")
+    setting = re.compile(r"(?:env|number)\(\"(SEARCH_[A-Z_]+)\"")
+    read = {name for script in scripts for name in setting.findall(script.read_text())}
     assert read == PROJECT_VARIABLES
     assert set(metadata["environment_variables"]) >= PROJECT_VARIABLES
 
@@ -104,7 +106,7 @@ def test_blank_store_defaults_mean_the_projects_embedded_stores(metadata: dict) 
 
 
 def test_default_models_are_registered_and_default_trials_a_positive_number(metadata: dict) -> None:
-    from search.registry import get_model
+    from search.plugins import get_model
 
     variables = metadata["environment_variables"]
     models = variables["SEARCH_MODELS"]["default"].split()

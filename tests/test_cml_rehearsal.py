@@ -33,6 +33,7 @@ import pytest
 import yaml
 
 import project
+import studies
 from conftest import (
     ARTIFACTS,
     CDSW_DOMAIN,
@@ -97,6 +98,8 @@ class Launch:
     app: App | None = None
     models: dict[str, dict] = field(default_factory=dict)  # entity_label -> its create_model task
     builds: dict[str, dict] = field(default_factory=dict)  # entity_label -> its build_model task
+    build_folders: dict[str, Path] = field(default_factory=dict)  # entity_label -> what its build holds
+    built_champion: str = ""  # the champion version the registry held when the model was built
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
 
 
@@ -155,17 +158,25 @@ def stop_app(app: App) -> None:
     app.process.wait()
 
 
-def check_build(root: Path, task: dict) -> None:
-    """What CML's build would find wrong: the build script, the target file and its function.
+def build_model(root: Path, task: dict) -> Path:
+    """The model's build as CML makes it: the project's files but those ``.gitignore`` lists, in a folder of its own.
 
     The build script is checked, not run: here the toolkit is already installed
     (as the install job is skipped), and it would reinstall it over the test's own.
     """
     syntax = subprocess.run(["bash", "-n", str(root / MODEL_BUILD_SCRIPT)], capture_output=True, text=True)
     assert syntax.returncode == 0, f"{MODEL_BUILD_SCRIPT}: {syntax.stderr}"
-    target = root / task["target_file_path"]
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    listed = subprocess.run(["git", "-C", str(root), "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    build = root.parent / f"build-{task['entity_label']}"
+    for name in filter(None, listed):
+        (build / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, build / name)
+    target = build / task["target_file_path"]
     assert target.is_file(), f"build_model: {task['target_file_path']} does not exist"
     assert f"def {task['target_function_name']}(" in target.read_text()
+    return build
 
 
 def deploy_model(root: Path, build: dict, task: dict, env: dict[str, str], logs: Path) -> Endpoint:
@@ -212,12 +223,14 @@ def play(root: Path, env: dict[str, str], log: Path) -> Launch:
             launch.models[task["entity_label"]] = task
         elif kind == "build_model":
             assert task["entity_label"] in launch.models, "a model is built after it is created"
-            check_build(root, task)
+            launch.build_folders[task["entity_label"]] = build_model(root, task)
+            launch.built_champion = champion_version(root)
             launch.builds[task["entity_label"]] = task
         elif kind == "deploy_model":
             label = task["entity_label"]
             assert label in launch.builds, "a model is deployed after it is built"
-            launch.endpoints[label] = deploy_model(root, launch.builds[label], task, env, log.parent)
+            launch.endpoints[label] = deploy_model(launch.build_folders[label], launch.builds[label], task, env,
+                                                   log.parent)
         else:
             pytest.fail(f"the rehearsal cannot play task type {kind!r}")
     return launch
@@ -451,6 +464,15 @@ def champion_version(root: Path) -> str:
     return client.get_model_version_by_alias("search-champion", "champion").version
 
 
+def test_the_model_is_built_from_what_cml_copies_and_serves_the_exported_champion(launch: Launch) -> None:
+    build = launch.build_folders["champion"]
+    assert not (build / "mlflow.db").exists() and not (build / "optuna.db").exists(), ".gitignore keeps them out"
+    assert (build / "champion" / "champion.json").is_file(), "the study job exported the champion into the project"
+    assert "Exported the champion, search-champion version" in launch.results["run_studies"].stdout
+    answer = launch.endpoints["champion"].call({"features": [[0.0] * 20]})
+    assert answer["response"]["model"] == f"search-champion version {launch.built_champion} (champion)"
+
+
 def test_deployed_model_answers_its_example_requests_with_the_champion(launch: Launch) -> None:
     endpoint = launch.endpoints["champion"]
     examples = endpoint.build["examples"]
@@ -465,7 +487,7 @@ def test_deployed_model_answers_its_example_requests_with_the_champion(launch: L
         assert len(response["predictions"]) == rows and len(response["probabilities"]) == rows
         assert set(response["predictions"]) <= set(response["classes"]) == {0, 1}
         assert all(abs(sum(p) - 1) < 1e-9 for p in response["probabilities"])
-        assert response["model"] == f"search-champion version {champion_version(launch.root)} (champion)"
+        assert response["model"] == f"search-champion version {launch.built_champion} (champion)"
 
 
 def test_deployed_model_takes_records_with_column_names(launch: Launch) -> None:
@@ -479,12 +501,16 @@ def test_deployed_model_takes_records_with_column_names(launch: Launch) -> None:
     assert bare_records["predictions"] == by_rows["predictions"][:1], "records may name columns in any order"
 
 
+def test_deployed_model_fills_in_a_blank_value(launch: Launch) -> None:
+    answer = launch.endpoints["champion"].call({"features": [[0.1] * 19 + [None]]})
+    assert answer["success"] is True and len(answer["response"]["predictions"]) == 1, answer
+
+
 @pytest.mark.parametrize(
     ("request_body", "expected"),
     [
         ({"features": [[0.1, 0.2, 0.3]]}, "row 0 has 3 values; the model takes 20: x0, x1"),
-        ({"features": [[0.1] * 19 + ["tall"]]}, "the request has non-numeric feature columns: x19"),
-        ({"features": [[0.1] * 19 + [None]]}, "the request has missing values"),
+        ({"features": [[0.1] * 19 + ["tall"]]}, "the request has text in the numeric column 'x19'"),
         ({"features": []}, "'features' must be a non-empty list of rows"),
         ({"records": [{"x0": 1.0}]}, "the request lacks the model's column(s) x1, x2"),
         ({"rows": [[1.0]]}, 'no rows to predict: send {"features": '),
@@ -569,18 +595,18 @@ def test_blank_store_settings_mean_the_projects_embedded_stores_not_cmls(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", CML_OWN_TRACKING)
     monkeypatch.setenv("SEARCH_TRACKING_URI", " ")
     monkeypatch.setenv("SEARCH_STORAGE", "")
-    assert project.tracking_uri(tmp_path) == f"sqlite:///{tmp_path}/mlflow.db"
-    assert project.storage(tmp_path) == f"sqlite:///{tmp_path}/optuna.db"
+    assert studies.tracking(tmp_path).url == f"sqlite:///{tmp_path}/mlflow.db"
+    assert studies.storage(tmp_path).url == f"sqlite:///{tmp_path}/optuna.db"
 
 
 def test_relative_stores_are_anchored_at_the_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir("/")
     monkeypatch.setenv("SEARCH_TRACKING_URI", "sqlite:///stores/mlflow.db")
     monkeypatch.setenv("SEARCH_STORAGE", "stores/optuna.journal")
-    assert project.tracking_uri(tmp_path) == f"sqlite:///{tmp_path}/stores/mlflow.db"
-    assert project.storage(tmp_path) == f"{tmp_path}/stores/optuna.journal"
+    assert studies.tracking(tmp_path).url == f"sqlite:///{tmp_path}/stores/mlflow.db"
+    assert studies.storage(tmp_path).url == f"{tmp_path}/stores/optuna.journal"
     monkeypatch.setenv("SEARCH_STORAGE", "postgresql://user@db.example.com/optuna")
-    assert project.storage(tmp_path) == "postgresql://user@db.example.com/optuna"
+    assert studies.storage(tmp_path).url == "postgresql://user@db.example.com/optuna"
 
 
 def test_project_root_is_found_above_the_script_not_from_the_working_directory(

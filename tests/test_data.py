@@ -33,8 +33,8 @@ def test_csv_with_target_column(tmp_path):
         ("", "y", "is empty"),
         ("a,b\n1,2\n3,4\n", "y", "has no target column 'y'"),
         ("a,y\n", "y", "has no rows"),
-        ("a,colour,y\n1,red,0\n2,blue,1\n", "y", "non-numeric feature columns: colour"),
-        ("a,y\n1,0\n,1\n", "y", "missing values"),
+        ("a,y\n1,\n2,\n", "y", "has no value in its target column 'y'"),
+        ("a,b,y\n" + "5,,0\n5,,1\n" * 4, "y", "has no usable feature column"),
     ],
 )
 def test_unusable_csv_gives_one_line_naming_the_problem(tmp_path, content, target, message):

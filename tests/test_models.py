@@ -75,10 +75,11 @@ def test_decode_undoes_the_nullable_encoding():
         assert not any(name.endswith("_is_none") for name in params)
 
 
-def test_build_makes_a_scaler_then_estimator_pipeline_with_the_seed():
+def test_build_makes_a_preparation_then_estimator_pipeline_with_the_seed():
     pipeline = RF.build(RF.resolve(), seed=7)
-    assert [name for name, _ in pipeline.steps] == ["scale", "model"]
-    assert type(pipeline.steps[0][1]).__name__ == "StandardScaler"
+    assert [name for name, _ in pipeline.steps] == ["prepare", "model"]
+    assert pipeline.steps[0][1] == "passthrough", "a forest needs no scaling"
+    assert type(KNN.build(KNN.resolve()).steps[0][1]).__name__ == "StandardScaler", "kNN measures distances"
     assert pipeline.named_steps["model"].random_state == 7
     assert pipeline.named_steps["model"].max_depth == 3
 

@@ -14,13 +14,13 @@ from conftest import SEARCH, cli_env, experiment_runs
 pytestmark = pytest.mark.slow
 
 PLUGIN = Path(__file__).parent / "plugin_example"
+LIGHTGBM_PLUGIN = Path(__file__).parents[1] / "plugins" / "search-lightgbm"
 
 
-@pytest.fixture(scope="module")
-def plugin_site(tmp_path_factory) -> Path:
-    """The example plugin pip-installed into its own directory (not into the test environment)."""
+def _pip_install(plugin: Path, tmp_path_factory) -> Path:
+    """``plugin`` pip-installed into its own directory (not into the test environment)."""
     source = tmp_path_factory.mktemp("plugin") / "src"
-    shutil.copytree(PLUGIN, source)  # builds write beside the source: keep them out of the repo
+    shutil.copytree(plugin, source)  # builds write beside the source: keep them out of the repo
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
@@ -28,6 +28,16 @@ def plugin_site(tmp_path_factory) -> Path:
         check=True, capture_output=True, text=True,
     )
     return target
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory) -> Path:
+    return _pip_install(PLUGIN, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def lightgbm_site(tmp_path_factory) -> Path:
+    return _pip_install(LIGHTGBM_PLUGIN, tmp_path_factory)
 
 
 def _run(plugin_site, workdir, *args):
@@ -74,3 +84,25 @@ def test_plugin_model_with_conditional_parameters_is_studied_and_logged_with_onl
         assert ("degree" in params) == (params["kernel"] == "poly"), params
     refused = _run(plugin_site, workdir, "run", "svc", "--kernel", "linear", "--degree", "3")
     assert refused.returncode == 2 and "degree applies only when kernel is poly" in refused.stderr
+
+
+def test_lightgbm_ships_as_a_third_party_plugin_for_both_tasks(lightgbm_site, workdir):
+    listed = _run(lightgbm_site, workdir, "models")
+    assert listed.returncode == 0 and "lightgbm" in listed.stdout and "classification, regression" in listed.stdout
+    study = _run(lightgbm_site, workdir, "study", "lightgbm", "--data", "penguins", "--cv", "3", "-n", "3",
+                 "--no-figures", "--register", "penguins-lgbm")
+    assert study.returncode == 0, study.stderr[-2000:]
+    assert "on penguins (classification), maximising cv_accuracy" in study.stdout
+    from palmerpenguins import load_penguins
+
+    rows = load_penguins().drop(columns=["species"]).head(5)
+    rows.loc[0, "sex"] = None
+    rows.to_csv(workdir / "penguins.csv", index=False)
+    predicted = _run(lightgbm_site, workdir, "predict", "models:/penguins-lgbm@champion", "--data", "penguins.csv")
+    assert predicted.returncode == 0, predicted.stderr  # loaded in the safe format, with the plugin's types
+    assert predicted.stdout.splitlines()[0] == "prediction,probability_Adelie,probability_Chinstrap,probability_Gentoo"
+    assert len(predicted.stdout.splitlines()) == 6
+    regression = _run(lightgbm_site, workdir, "study", "lgbm", "--data", "diabetes", "--cv", "3", "-n", "2",
+                      "--no-figures")
+    assert regression.returncode == 0, regression.stderr[-2000:]
+    assert "minimising cv_rmse" in regression.stdout

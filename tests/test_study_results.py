@@ -8,11 +8,12 @@ the command printed.
 import optuna
 import pytest
 
-from conftest import experiment_runs
+from conftest import QUICK, experiment_runs
 
 
+@pytest.mark.slow  # a whole study with its helper processes
 def test_pruned_trials_never_outrank_complete_ones_in_the_main_metric(search_cli, client, storage):
-    result = search_cli("study", "knn", "--n-trials", "14", "--seed", "1")
+    result = search_cli("study", "knn", "--n-trials", "14", "--seed", "1", *QUICK)
     assert result.returncode == 0, result
     experiment = client.get_experiment_by_name("knn")
     ranked = client.search_runs([experiment.experiment_id], "tags.`mlflow.parentRunId` != ''",
@@ -37,7 +38,7 @@ def test_pruned_trials_never_outrank_complete_ones_in_the_main_metric(search_cli
 
 
 def test_each_fold_score_is_a_step_and_the_main_metric_is_logged_once(search_cli, client):
-    assert search_cli("study", "knn", "--n-trials", "3", "--pruner", "none", "--seed", "2").returncode == 0
+    assert search_cli("study", "knn", "--n-trials", "3", "--pruner", "none", "--seed", "2", *QUICK).returncode == 0
     _, children = experiment_runs(client, "knn")
     for run in children:
         folds = client.get_metric_history(run.info.run_id, "fold_accuracy")
@@ -49,7 +50,7 @@ def test_each_fold_score_is_a_step_and_the_main_metric_is_logged_once(search_cli
 
 
 def test_one_numbering_everywhere_optunas_trial_number(search_cli, client):
-    result = search_cli("study", "knn", "--n-trials", "4", "--seed", "3")
+    result = search_cli("study", "knn", "--n-trials", "4", "--seed", "3", *QUICK)
     assert result.returncode == 0, result
     printed = [int(line.split()[1]) for line in result.stdout.splitlines() if line.startswith("trial ")]
     assert printed == [0, 1, 2, 3]
@@ -61,35 +62,38 @@ def test_one_numbering_everywhere_optunas_trial_number(search_cli, client):
     assert sorted(run.info.run_name for run in children) == ["0", "1", "2", "3"]
 
 
+@pytest.mark.slow  # a whole study with its helper processes
 def test_runs_and_tables_show_the_estimators_parameters_not_the_search_encoding(search_cli, client):
-    result = search_cli("study", "rf", "knn", "--n-trials", "8", "--seed", "5", "--pruner", "none")
+    result = search_cli("study", "rf", "knn", "--n-trials", "8", "--seed", "5", "--pruner", "none", "--data", "iris",
+                        "--cv", "3", *QUICK)
     assert result.returncode == 0, result
-    parents, children = experiment_runs(client, "knn-random-forest")
+    parents, children = experiment_runs(client, "knn-random-forest-iris")
     for run in children:
         assert not any("_is_none" in key or "__" in key for key in run.data.params), run.data.params
         assert run.data.params["model"] in ("knn", "random-forest")
     forests = [r for r in children if r.data.params["model"] == "random-forest"]
     assert forests and all("max_depth" in r.data.params for r in forests)
     assert "_is_none" not in parents[0].data.tags["best_params"]
-    for command in (["trials", "knn-random-forest"], ["best", "knn-random-forest"]):
+    for command in (["trials", "knn-random-forest-iris"], ["best", "knn-random-forest-iris"]):
         shown = search_cli(*command)
         assert shown.returncode == 0 and "_is_none" not in shown.stdout and "__" not in shown.stdout, shown
-    lines = search_cli("best", "knn-random-forest").stdout.splitlines()
+    lines = search_cli("best", "knn-random-forest-iris").stdout.splitlines()
     assert len({len(line) for line in lines}) == 1, "keys and values each in one aligned column"
     assert lines[0].startswith("study ") and any(line.startswith("model ") for line in lines)
 
 
+@pytest.mark.slow  # a whole study with its helper processes
 def test_the_order_models_are_typed_in_does_not_change_the_study(search_cli):
-    first = search_cli("study", "rf", "knn", "--n-trials", "1")
-    second = search_cli("study", "knn", "rf", "--n-trials", "1")
+    first = search_cli("study", "rf", "knn", "--n-trials", "1", "--data", "iris", "--cv", "3", *QUICK)
+    second = search_cli("study", "knn", "rf", "--n-trials", "1", "--data", "iris", "--cv", "3", *QUICK)
     assert first.returncode == 0 and second.returncode == 0, (first, second)
-    assert "Study 'knn-random-forest'" in first.stdout
+    assert "Study 'knn-random-forest-iris'" in first.stdout
     assert "already had 1 trial" in second.stdout
 
 
 def test_a_changed_sampler_on_resume_is_said_and_recorded(search_cli, client, storage):
-    assert search_cli("study", "knn", "--n-trials", "2").returncode == 0
-    resumed = search_cli("study", "knn", "--n-trials", "2", "--sampler", "random", "--pruner", "none")
+    assert search_cli("study", "knn", "--n-trials", "2", *QUICK).returncode == 0
+    resumed = search_cli("study", "knn", "--n-trials", "2", "--sampler", "random", "--pruner", "none", *QUICK)
     assert resumed.returncode == 0, resumed
     start = resumed.stdout.splitlines()[0]
     assert "sampler random, pruner none" in start and "earlier trials used sampler tpe, pruner median" in start
@@ -101,12 +105,12 @@ def test_a_changed_sampler_on_resume_is_said_and_recorded(search_cli, client, st
 
 
 def test_no_lock_file_is_left_behind(search_cli, workdir):
-    assert search_cli("study", "knn", "--n-trials", "1").returncode == 0
+    assert search_cli("study", "knn", "--n-trials", "1", *QUICK).returncode == 0
     assert not [p.name for p in workdir.iterdir() if "lock" in p.name]
 
 
 def test_experiments_are_marked_as_model_training_and_their_ui_address_lands_there(search_cli, client):
-    result = search_cli("study", "knn", "--n-trials", "1")
+    result = search_cli("study", "knn", "--n-trials", "1", *QUICK)
     experiment = client.get_experiment_by_name("knn")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert f"#/experiments/{experiment.experiment_id}?workflowType=machine_learning" in result.stdout

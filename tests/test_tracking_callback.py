@@ -1,5 +1,6 @@
 """search.tracking.MLflowCallback on real Optuna studies and real MLflow sqlite stores."""
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -155,6 +156,7 @@ def test_unreachable_tracking_store_does_not_stop_the_study(monkeypatch):
     assert study.user_attrs["mlflow_unlogged_trials"] == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.slow  # a whole study with its helper processes
 def test_unlogged_trials_are_written_once_the_store_is_back(tracking_uri, client, workdir):
     blocker = workdir / "store"
     blocker.write_text("a file where the store's directory should be")
@@ -226,11 +228,12 @@ def test_track_in_mlflow_logs_into_the_trials_run(tracking_uri, client, n_jobs):
         assert run.info.status == "FINISHED"
 
 
-def test_same_runs_as_optuna_integrations_callback(workdir):
+def test_same_runs_as_optuna_integrations_callback(workdir, migrated_mlflow_db):
     """Changing the import is enough: both callbacks log the same runs for the same study."""
     old_module = pytest.importorskip("optuna_integration.mlflow")
     results = {}
     for label, callback_class in (("old", old_module.MLflowCallback), ("new", MLflowCallback)):
+        shutil.copyfile(migrated_mlflow_db, workdir / f"{label}.db")
         uri = f"sqlite:///{workdir / label}.db"
         storage = optuna.storages.InMemoryStorage()
         study = optuna.create_study(study_name="same", storage=storage, sampler=optuna.samplers.RandomSampler(0))
@@ -267,6 +270,7 @@ TWO_PROCESS_WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
 def test_two_processes_on_one_study_share_one_parent_run(workdir, tracking_uri, client, kind):
     if kind == "sqlite":
@@ -326,3 +330,25 @@ def test_one_callback_logs_two_in_memory_studies_each_trial_once(tracking_uri, c
         assert len(parents) == 1
         assert sorted(int(c.data.tags["number"]) for c in children) == [0, 1, 2, 3]
         assert sorted(c.data.metrics["loss"] for c in children) == pytest.approx(sorted(t.value for t in study.trials))
+
+
+def test_sync_never_logs_a_second_run_for_a_trial_its_process_logged_while_sync_looked(workdir, tracking_uri, client):
+    # Two callbacks on one study, as two processes: the owner logs its trial the moment before it dies,
+    # which is after the repairing one listed the runs and before it decided the owner was gone.
+    storage = f"sqlite:///{workdir / 'optuna.db'}"
+    study = optuna.create_study(study_name="late", storage=storage)
+    owner = MLflowCallback(tracking_uri, study_run=True)
+    repairer = MLflowCallback(tracking_uri, study_run=True)
+    study.optimize(lambda t: t.suggest_float("x", -1, 1) ** 2, n_trials=1)  # finished, no run yet
+    owner.study_run_id(study)
+
+    def owner_logs_then_dies(trial: optuna.trial.FrozenTrial) -> bool:
+        owner(study, trial)
+        owner.close()
+        return True  # its process is gone: the trial may be repaired
+
+    report = repairer.sync(study, repair=owner_logs_then_dies)
+    repairer.close()
+    children = [r for r in runs_of(client, "late") if "mlflow.parentRunId" in r.data.tags]
+    assert [c.data.tags["number"] for c in children] == ["0"], "one run for the one trial"
+    assert report.created == []

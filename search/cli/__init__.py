@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 
 # Plain Click help instead of Rich panels: importing Rich would double the start-up of every command.
 os.environ.setdefault("TYPER_USE_RICH", "0")
@@ -19,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from models import ParamError
 from search.cli.models import models
 from search.cli.plot import plot
 from search.cli.predict import predict
@@ -27,6 +27,12 @@ from search.cli.run import run_app
 from search.cli.study import study
 from search.cli.sync import sync
 from search.cli.ui import ui
+from search.cli.usage import PlainUsage
+from search.deliverable.lineage import record_command
+from search.errors import SearchError
+from search.stores.mlflow import quiet_mlflow
+from search.text import error_line as format_error
+from search.text import mask, warnings_as_lines
 
 app = typer.Typer(
     name="search",
@@ -37,7 +43,7 @@ app = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
+def _version(value: bool) -> None:  # noqa: FBT001 - Typer passes the flag positionally
     if value:
         from importlib.metadata import version
 
@@ -48,6 +54,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _options(
+    *,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the versions and exit.")
     ] = False,
@@ -55,36 +62,27 @@ def _options(
     """Hyperparameter search for scikit-learn models with Optuna, every trial tracked in MLflow."""
 
 
-app.command()(models)
-app.command()(study)
-app.command()(best)
-app.command()(trials)
-app.command()(sync)
-app.command()(predict)
-app.command()(plot)
-app.command()(ui)
+app.command(cls=PlainUsage)(models)
+app.command(cls=PlainUsage)(study)
+app.command(cls=PlainUsage)(best)
+app.command(cls=PlainUsage)(trials)
+app.command(cls=PlainUsage)(sync)
+app.command(cls=PlainUsage)(predict)
+app.command(cls=PlainUsage)(plot)
+app.command(cls=PlainUsage)(ui)
 app.add_typer(run_app, name="run")
 
 
 def error_line(message: str) -> None:
     """One line on stderr, the way every user-caused error is reported."""
-    print(f"search: error: {' '.join(str(message).split())}", file=sys.stderr)
-
-
-def _warning_line(message: Warning | str, category: type[Warning], *_: object, **__: object) -> str:
-    return f"search: warning: {' '.join(str(message).split())}\n"
+    print(format_error("search", message), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error a user can cause ends in one line on stderr and an exit code."""
-    from models import ParamError
-    from search.errors import SearchError
-    from search.lineage import record_command
-    from search.stores.mlflow import quiet_mlflow
-
     quiet_mlflow()
     record_command(["search", *(sys.argv[1:] if argv is None else argv)])
-    warnings.formatwarning = _warning_line
+    warnings_as_lines("search")
     try:
         result = typer.main.get_command(app).main(args=argv, prog_name="search", standalone_mode=False)
     except typer.Exit as done:
@@ -93,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         if type(error).__name__ == "NoArgsIsHelpError":  # `search` (or `search run`) alone: the help, readable
             print(error.format_message())
             sys.exit(2)
-        error_line(error.format_message())
+        # Typer words a bad choice "Value error, 'xml' is not one of ...": the reason alone reads better.
+        error_line(error.format_message().replace("Value error, ", ""))
         sys.exit(getattr(error, "exit_code", 2))
     except (typer.Abort, KeyboardInterrupt):
         error_line("interrupted")
@@ -107,8 +106,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:
         if os.environ.get("SEARCH_DEBUG"):
             raise
-        from search.tracking import mask
-
         error_line(f"unexpected {type(error).__name__}: {mask(str(error))} (set SEARCH_DEBUG=1 for the traceback)")
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

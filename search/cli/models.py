@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from search.plugins import registered_models
+
 
 def models() -> None:
     """List the models, their parameters and search spaces.
 
     Built-in and plugin models alike (see the README's "Adding a model").
     """
-    from search.registry import registered_models
-
     rows = []
     for spec in registered_models().values():
         for i, param in enumerate(spec.params):
-            space = param.describe() + (f" (when {param.condition()})" if param.when else "")
+            conditions = [f"{param.task} only"] if param.task else []
+            conditions += [f"when {param.condition()}"] if param.when else []
+            space = param.describe() + (f" ({'; '.join(conditions)})" if conditions else "")
             rows.append({
                 "model": spec.name if i == 0 else "",
+                "tasks": ", ".join(spec.tasks) if i == 0 else "",
                 "aliases": ", ".join(spec.aliases) if i == 0 else "",
                 "parameter": param.name,
                 "default": "none" if param.default is None else param.default,

@@ -7,18 +7,28 @@ from typing import Annotated
 import typer
 
 from search import defaults
+from search.defaults import Task
 
 Data = Annotated[
     str,
     typer.Option(
         "--data",
-        help="'synthetic' (the original data), iris, wine, breast_cancer, digits, or a CSV file (with --target).",
+        help="'synthetic' (the original data), iris, wine, breast_cancer, digits, diabetes (regression), "
+        "penguins (strings and blanks), or a CSV file (with --target).",
     ),
 ]
-Target = Annotated[str | None, typer.Option("--target", help="Label column of a CSV file.")]
+Target = Annotated[str | None, typer.Option("--target", help="Target column of a CSV file.")]
+TaskOption = Annotated[
+    Task | None,
+    typer.Option("--task", help="classification or regression (default: inferred from the target, see the README)."),
+]
 TestSize = Annotated[float, typer.Option("--test-size", help="Fraction held out for the test score.")]
 SplitSeed = Annotated[int, typer.Option("--split-seed", help="Seed of the train/test split.")]
-Metric = Annotated[str, typer.Option("--metric", help="A scikit-learn scorer name (accuracy, f1_macro, roc_auc, ...).")]
+Metric = Annotated[
+    str | None,
+    typer.Option("--metric", help="A scikit-learn scorer name (accuracy, f1_macro, roc_auc; for regression rmse, mae, "
+                 "r2, ...). Default: accuracy, or rmse for regression (lower is better)."),
+]
 Folds = Annotated[int, typer.Option("--cv", help="Cross-validation folds on the training split.")]
 TrackingUri = Annotated[
     str | None,

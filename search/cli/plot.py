@@ -10,6 +10,9 @@ import typer
 from search import defaults
 from search.cli import options as opt
 from search.cli.results import StudyName
+from search.deliverable.figures import write_figures
+from search.stores.optuna import load_study
+from search.stores.urls import resolve_storage
 
 
 def plot(
@@ -23,12 +26,8 @@ def plot(
     importances, parallel coordinates, slices (per model, and of the model
     choice, in a study of several).
     """
-    from search.plots import write_figures
-    from search.stores.optuna import load_study
-    from search.trials import space_of
-
-    study = load_study(study_name, storage)
-    written, skipped = write_figures(study, space_of(study), output)
+    study = load_study(study_name, resolve_storage(storage))
+    written, skipped = write_figures(study, output)
     for path in written:
         print(f"wrote {path}")
     for line in skipped:

@@ -9,19 +9,31 @@ import typer
 
 from search import defaults
 from search.cli import options as opt
+from search.deliverable.predictions import model_uri, predict_csv
+from search.errors import InputError
+from search.stores.mlflow import check_existing_store
+from search.stores.urls import resolve_storage, resolve_tracking
 
 
 def predict(
     model: Annotated[
         str,
-        typer.Argument(help="models:/NAME@champion, models:/NAME/VERSION, runs:/RUN/model, or a study's name."),
+        typer.Argument(metavar="MODEL", show_default=False,
+                       help="models:/NAME@champion, models:/NAME/VERSION, runs:/RUN/model, or a study's name."),
     ],
+    *,
     data: Annotated[Path, typer.Option("--data", help="A CSV file with the model's feature columns.")],
     output: Annotated[
         Path | None, typer.Option("--output", help="Write the predictions here (default: stdout).")
     ] = None,
     tracking_uri: opt.TrackingUri = None,
     storage: opt.Storage = defaults.STORAGE,
+    trust_unsafe_format: Annotated[
+        bool,
+        typer.Option("--trust-unsafe-format", help="Load a model stored as pickle or cloudpickle (or holding types "
+                     "no installed model declares): loading it runs code its author chose. Only for models you "
+                     "trust."),
+    ] = False,
 ) -> None:
     """Predict with a logged model, for each row of a CSV file.
 
@@ -30,20 +42,17 @@ def predict(
     """
     import mlflow
 
-    from search.errors import InputError
-    from search.predict import model_uri, predict_csv
-    from search.stores.mlflow import check_existing_store
-    from search.stores.urls import resolve_storage, resolve_tracking_uri
-
-    uri = resolve_tracking_uri(tracking_uri)
-    check_existing_store(uri)
-    mlflow.set_tracking_uri(uri)  # models:/ and runs:/ URIs are read from this store
-    predictions = predict_csv(model_uri(model, uri, resolve_storage(storage)), data)
+    tracking = resolve_tracking(tracking_uri)
+    check_existing_store(tracking)
+    mlflow.set_tracking_uri(tracking.url)  # models:/ and runs:/ URIs are read from this store
+    predictions = predict_csv(model_uri(model, tracking, resolve_storage(storage)), data,
+                              trust_unsafe=trust_unsafe_format)
+    # Six significant digits: what a probability or a prediction means, not float noise.
     if output is None:
-        print(predictions.to_csv(index=False), end="")
+        print(predictions.to_csv(index=False, float_format="%.6g"), end="")
         return
     try:
-        predictions.to_csv(output, index=False)
+        predictions.to_csv(output, index=False, float_format="%.6g")
     except OSError as error:
         raise InputError(f"cannot write {str(output)!r}: {error.strerror or error}") from None
     print(f"Wrote {len(predictions)} predictions to {output}")

@@ -14,14 +14,18 @@ import typer
 from search import defaults
 from search.cli import options as opt
 from search.errors import InputError
+from search.stores.optuna import load_study
+from search.stores.urls import resolve_storage
+from search.tracking import METRICS_ATTRIBUTE_KEY
+from search.trials import shown_params, space_of, trials_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
-StudyName = Annotated[str, typer.Argument(help="The study's name.")]
+StudyName = Annotated[str, typer.Argument(metavar="STUDY", help="The study's name.", show_default=False)]
 
 
-def emit(frame: pd.DataFrame, fmt: defaults.OutputFormat, single: bool = False) -> None:
+def emit(frame: pd.DataFrame, fmt: defaults.OutputFormat, *, single: bool = False) -> None:
     """Print ``frame`` as a table, JSON or CSV (``single``: its one row, as key/value pairs or an object)."""
     if fmt is defaults.OutputFormat.csv:
         print(frame.to_csv(index=False), end="")
@@ -50,11 +54,7 @@ def best(
     """
     import pandas as pd
 
-    from search.stores.optuna import load_study
-    from search.tracking import METRICS_ATTRIBUTE_KEY
-    from search.trials import shown_params, space_of
-
-    study = load_study(study_name, storage)
+    study = load_study(study_name, resolve_storage(storage))
     try:
         trial = study.best_trial
     except ValueError:
@@ -73,13 +73,10 @@ def trials(
 ) -> None:
     """List a study's trials, with their estimator params.
 
-    ``value`` is the cross-validated score of complete trials; a pruned trial's
-    score after its last fold is in ``partial``.
+    'value' is the cross-validated score of complete trials; a pruned trial's
+    score after its last fold is in 'partial'.
     """
-    from search.stores.optuna import load_study
-    from search.trials import trials_frame
-
-    study = load_study(study_name, storage)
+    study = load_study(study_name, resolve_storage(storage))
     frame = trials_frame(study)
     if frame.empty:
         print("[]" if fmt is defaults.OutputFormat.json else f"study {study_name!r} has no trials yet")

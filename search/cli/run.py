@@ -7,14 +7,22 @@ one model never imports scikit-learn or MLflow, nor loads every plugin.
 from __future__ import annotations
 
 import inspect
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from models import ModelSpec, Param, ParamError
 from search import defaults
 from search.cli import options as opt
+from search.cli.usage import PlainUsage
+from search.data import DataSpec
+from search.evaluation import Scoring
+from search.plugins import get_model, registered_models
+from search.single_run import run_once
+
+if TYPE_CHECKING:
+    from typer._click.formatting import HelpFormatter
 
 Seed = Annotated[int | None, typer.Option("--seed", help="Seed of the estimator (default: drawn, and logged).")]
 RunsExperiment = Annotated[
@@ -27,26 +35,28 @@ class RunGroup(TyperGroup):
     """The ``run`` command: one sub-command per registered model, built on demand."""
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
-        from search.registry import registered_models
-
         return list(registered_models())
 
-    def get_command(self, ctx: typer.Context, name: str) -> Any:
-        from search.registry import get_model
-
+    def get_command(self, ctx: typer.Context, name: str) -> TyperCommand:
         return _model_command(get_model(name))  # an unknown name raises UnknownModelError
 
-    def format_commands(self, ctx: typer.Context, formatter: Any) -> None:
-        from search.registry import registered_models
-
+    def format_commands(self, ctx: typer.Context, formatter: HelpFormatter) -> None:
         rows = [(", ".join(spec.names), spec.summary) for spec in registered_models().values()]
         with formatter.section("Models (and their aliases)"):
             formatter.write_dl(rows)
 
 
-def _parser(param: Param):
+def _options(spec: ModelSpec) -> list[tuple[Param, list[Param]]]:
+    """One option per parameter name; a name declared per task (``criterion``) is one option for both."""
+    by_name: dict[str, list[Param]] = {}
+    for param in spec.params:
+        by_name.setdefault(param.name, []).append(param)
+    return [(variants[0], variants) for variants in by_name.values()]
+
+
+def _parser(param: Param, *, per_task: bool = False):
     def parse(text: Any) -> Any:
-        if not isinstance(text, str):  # the unset default
+        if not isinstance(text, str) or per_task:  # the unset default; or checked once the task is known
             return text
         try:
             return param.parse(text)
@@ -63,32 +73,33 @@ def _metavar(param: Param) -> str:
     return type(param).__name__.upper() + ("|none" if getattr(param, "nullable", False) else "")
 
 
-def _help(param: Param) -> str:
-    default = "none" if param.default is None else param.default
-    text = f"{param.help} Allowed: {param.allowed()}. Default: {default}."
+def _help(variants: list[Param]) -> str:
+    param = variants[0]
+    text = param.help
+    for variant in variants:
+        default = "none" if variant.default is None else variant.default
+        task = f" For {variant.task}:" if variant.task else ""
+        text += f"{task} Allowed: {variant.allowed()}. Default: {default}."
     return text + (f" Only when {param.condition()}." if param.when else "")
 
 
-def _model_command(spec: ModelSpec) -> Any:
+def _model_command(spec: ModelSpec) -> TyperCommand:
     """A Typer command whose options are the model's declared parameters, then the common ones."""
 
     def command(ctx: typer.Context, **values: Any) -> None:
-        from search.data import DataSpec
-        from search.evaluation import Scoring
-        from search.single_run import run_once
-
         # Only what the user typed: the declaration fills in defaults, and knows which parameters apply.
-        given = {p.name: value for p in spec.params if (value := values.pop(p.name)) is not None
+        given = {p.name: value for p, _ in _options(spec) if (value := values.pop(p.name)) is not None
                  or getattr(ctx.get_parameter_source(p.name), "name", None) == "COMMANDLINE"}
         outcome = run_once(
             spec,
             given,
-            data=DataSpec(values.pop("data"), values.pop("target"), values.pop("test_size"), values.pop("split_seed")),
+            data=DataSpec(values.pop("data"), values.pop("target"), values.pop("test_size"), values.pop("split_seed"),
+                          values.pop("task")),
             scoring=Scoring(values.pop("metric"), values.pop("cv")),
             **values,
         )
         print(f"Logged run {outcome.run_id} (experiment id {outcome.experiment_id}) for {spec.name}: "
-              + ", ".join(f"{k}={v}" for k, v in outcome.params.items()))
+              + ", ".join(f"{k}={v}" for k, v in outcome.params.items()) + f"; seed {outcome.seed}")
         for name in sorted(outcome.metrics):
             print(f"  {name} = {outcome.metrics[name]:.4f}")
         if outcome.registration is not None:
@@ -100,22 +111,25 @@ def _model_command(spec: ModelSpec) -> Any:
             inspect.Parameter.KEYWORD_ONLY,
             default=None,
             annotation=Annotated[
-                Any, typer.Option(p.option, parser=_parser(p), metavar=_metavar(p), help=_help(p), show_default=False)
+                Any, typer.Option(p.option, parser=_parser(p, per_task=len(variants) > 1),
+                                  metavar=_metavar(p) if len(variants) == 1 else "TEXT", help=_help(variants),
+                                  show_default=False)
             ],
         )
-        for p in spec.params
+        for p, variants in _options(spec)
     ]
     common = [
         ("data", opt.Data, defaults.DATA),
         ("target", opt.Target, None),
+        ("task", opt.TaskOption, None),
         ("test_size", opt.TestSize, defaults.TEST_SIZE),
         ("split_seed", opt.SplitSeed, defaults.SPLIT_SEED),
-        ("metric", opt.Metric, defaults.METRIC),
+        ("metric", opt.Metric, None),
         ("cv", opt.Folds, defaults.CV_FOLDS),
         ("seed", Seed, None),
-        ("tracking_uri", opt.TrackingUri, None),
+        ("tracking", opt.TrackingUri, None),
         ("experiment", RunsExperiment, None),
-        ("log_model", LogModel, True),
+        ("log_model", LogModel, defaults.LOG_MODEL),
         ("register", opt.Register, None),
     ]
     context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
@@ -125,7 +139,7 @@ def _model_command(spec: ModelSpec) -> Any:
     )
     command.__doc__ = f"Fit {spec.summary or spec.name} once with the given parameters and log it to MLflow."
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.command(name=spec.name)(command)
+    app.command(name=spec.name, cls=PlainUsage)(command)
     return typer.main.get_command(app)
 
 

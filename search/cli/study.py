@@ -9,10 +9,20 @@ import typer
 
 from search import defaults
 from search.cli import options as opt
+from search.data import DataSpec
+from search.evaluation import Scoring
+from search.interrupts import EXIT_CODE
+from search.report import ConsoleReporter, interrupted_line
+from search.study import StudyConfig, run_study
 
 
 def study(
-    models: Annotated[list[str], typer.Argument(help="Models to tune (see 'search models'); several make one study.")],
+    models: Annotated[
+        list[str],
+        typer.Argument(metavar="MODEL", show_default=False,
+                       help="Models to tune (see 'search models'); several make one study."),
+    ],
+    *,
     n_trials: Annotated[
         int | None,
         typer.Option(
@@ -38,20 +48,27 @@ def study(
         typer.Option("--seed", help="Seed of the sampler and the estimators (default: drawn, logged with each trial)."),
     ] = None,
     cv: opt.Folds = defaults.CV_FOLDS,
-    metric: opt.Metric = defaults.METRIC,
+    metric: opt.Metric = None,
     data: opt.Data = defaults.DATA,
     target: opt.Target = None,
+    task: opt.TaskOption = None,
     test_size: opt.TestSize = defaults.TEST_SIZE,
     split_seed: opt.SplitSeed = defaults.SPLIT_SEED,
-    n_jobs: Annotated[int, typer.Option("--n-jobs", help="Trials run in parallel threads within each worker.")] = 1,
+    n_jobs: Annotated[
+        int, typer.Option("--n-jobs", help="Trials run in parallel threads within each worker.")
+    ] = defaults.N_JOBS,
     workers: Annotated[
         int, typer.Option("--workers", help="Worker processes sharing the study (use the cores; see README).")
-    ] = 1,
+    ] = defaults.WORKERS,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress.")] = True,
     log_model: Annotated[
         bool,
         typer.Option("--log-model/--no-log-model", help="Refit the best configuration; log it on the study's run."),
-    ] = True,
+    ] = defaults.LOG_MODEL,
+    figures: Annotated[
+        bool,
+        typer.Option("--figures/--no-figures", help="Draw the study's figures and trials.csv on its run at the end."),
+    ] = defaults.FIGURES,
     register: opt.Register = None,
 ) -> None:
     """Run (or resume) a study, every trial logged to MLflow.
@@ -61,23 +78,15 @@ def study(
     """
     import optuna
 
-    from search.data import DataSpec
-    from search.evaluation import Scoring
-    from search.report import ConsoleReporter
-    from search.study import StudyConfig, run_study
-    from search.study.interrupts import EXIT_CODE
-
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own progress and summary instead
     config = StudyConfig(
         models=tuple(models), n_trials=n_trials, timeout=timeout, study_name=study_name, storage=storage,
-        tracking_uri=tracking_uri, experiment=experiment, sampler=sampler, pruner=pruner, seed=seed,
-        data=DataSpec(data, target, test_size, split_seed), scoring=Scoring(metric, cv), n_jobs=n_jobs,
-        workers=workers, log_model=log_model, register=register,
+        tracking=tracking_uri, experiment=experiment, sampler=sampler, pruner=pruner, seed=seed,
+        data=DataSpec(data, target, test_size, split_seed, task), scoring=Scoring(metric, cv), n_jobs=n_jobs,
+        workers=workers, log_model=log_model, figures=figures, register=register,
     )
     reporter = ConsoleReporter(bar=progress and sys.stderr.isatty(), quiet=not progress)
     outcome = run_study(config, reporter)
     if outcome.interrupted:
-        logged = "and logged" if not outcome.unlogged else "(not all logged: see above)"
-        print(f"search: interrupted; every finished trial is saved {logged}, the interrupted one recorded as such. "
-              "Run the same command to resume.", file=sys.stderr)
+        print(f"search: {interrupted_line(outcome)}", file=sys.stderr)
         raise typer.Exit(EXIT_CODE)

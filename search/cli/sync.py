@@ -5,6 +5,8 @@ from __future__ import annotations
 from search import defaults
 from search.cli import options as opt
 from search.cli.results import StudyName
+from search.stores.urls import resolve_storage, resolve_tracking
+from search.study.sync import sync_study
 
 
 def sync(
@@ -18,9 +20,6 @@ def sync(
     duplicates, fails trials whose process is gone, and brings the study run's
     best up to date. Running it again changes nothing.
     """
-    from search.stores.urls import resolve_storage, resolve_tracking_uri
-    from search.study.repair import repair_study
-
-    outcome = repair_study(study_name, resolve_storage(storage), resolve_tracking_uri(tracking_uri))
+    outcome = sync_study(study_name, resolve_storage(storage), resolve_tracking(tracking_uri))
     for line in outcome.lines():
         print(line)

@@ -9,6 +9,8 @@ import typer
 
 from search import defaults
 from search.cli import options as opt
+from search.stores.mlflow import prepare_tracking_store, server_command, ui_address
+from search.stores.urls import resolve_tracking
 
 
 def ui(
@@ -18,14 +20,11 @@ def ui(
     ] = defaults.UI_PORT,
 ) -> None:
     """Serve the MLflow UI on the tracking store (127.0.0.1)."""
-    from search.stores.mlflow import prepare_tracking_store, server_command, ui_address
-    from search.stores.urls import is_server, mask, resolve_tracking_uri
-
-    uri = resolve_tracking_uri(tracking_uri)
-    if is_server(uri):
-        print(f"{mask(uri)} is already a tracking server: open it in a browser.")
+    tracking = resolve_tracking(tracking_uri)
+    if tracking.is_server:
+        print(f"{tracking} is already a tracking server: open it in a browser.")
         return
-    prepare_tracking_store(uri)
-    print(f"MLflow UI for {mask(uri)}: {ui_address(f'http://127.0.0.1:{port}')} (Ctrl-C to stop)", flush=True)
-    command = server_command(uri, port)
+    prepare_tracking_store(tracking)
+    print(f"MLflow UI for {tracking}: {ui_address(f'http://127.0.0.1:{port}')} (Ctrl-C to stop)", flush=True)
+    command = server_command(tracking, port)
     os.execv(command[0], command)

@@ -11,31 +11,28 @@ import sqlite3
 from pathlib import Path
 
 from search.errors import InputError
-from search.stores.mlflow import check_server
-from search.stores.optuna import is_journal_file
-from search.stores.urls import is_server, sqlite_path
+from search.stores.server import check_server
+from search.stores.urls import Kind, Store
 
 #: A table each kind of store has, and what it is called, to tell one store's file from the other's.
 _OPTUNA_TABLE, _MLFLOW_TABLE = "studies", "experiments"
 
 
-def check_stores(storage: str, tracking_uri: str) -> None:
+def check_stores(storage: Store, tracking: Store) -> None:
     """Refuse stores a command could not use, or would damage, before it creates or writes anything."""
-    storage_file = sqlite_path(storage) or (Path(storage) if is_journal_file(storage) else None)
-    tracking_file = sqlite_path(tracking_uri)
-    if storage_file is not None and tracking_file is not None and _same(storage_file, tracking_file):
+    if storage.path is not None and tracking.path is not None and _same(storage.path, tracking.path):
         raise InputError(
-            f"the Optuna storage and the MLflow tracking store are the same file ({storage_file}): "
+            f"the Optuna storage and the MLflow tracking store are the same file ({storage.path}): "
             "give each its own, e.g. --storage sqlite:///optuna.db --tracking-uri sqlite:///mlflow.db"
         )
-    if sqlite_path(storage) is not None:
-        _check_sqlite(sqlite_path(storage), "Optuna storage", _OPTUNA_TABLE, _MLFLOW_TABLE)
-    elif storage_file is not None:
-        _check_writable_file(storage_file, "Optuna storage")
-    if tracking_file is not None:
-        _check_sqlite(tracking_file, "MLflow tracking store", _MLFLOW_TABLE, _OPTUNA_TABLE)
-    elif is_server(tracking_uri):
-        check_server(tracking_uri)
+    if storage.kind is Kind.sqlite and storage.path is not None:
+        _check_sqlite(storage.path, "Optuna storage", _OPTUNA_TABLE, _MLFLOW_TABLE)
+    elif storage.path is not None:
+        _check_writable_file(storage.path, "Optuna storage")
+    if tracking.kind is Kind.sqlite and tracking.path is not None:
+        _check_sqlite(tracking.path, "MLflow tracking store", _MLFLOW_TABLE, _OPTUNA_TABLE)
+    elif tracking.is_server:
+        check_server(tracking)
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 
-from search.errors import SearchError
-from search.stores.lock import creating
-from search.stores.urls import is_server, mask, sqlite_path
-from search.tracking import one_line
+from search.stores.server import TrackingError, check_server
+from search.stores.urls import Store
+from search.text import mask, one_line
+from search.tracking._client import get_or_create_experiment
+from search.tracking._store import prepare_store
 
-HEALTH_TIMEOUT_SECONDS = 5.0
 #: MLflow's HTTP client settings for our commands (MLflow's own defaults: 7 retries, 120 s timeout,
 #: so a dead server blocks each request for minutes). Set only where the user has not set them.
 HTTP_SETTINGS = {
@@ -32,12 +31,10 @@ HTTP_SETTINGS = {
     # No usage reports from a closed network; and its thread would make helper processes start by spawn.
     "MLFLOW_DISABLE_TELEMETRY": "true",
 }
+#: The experiment MLflow makes in every new database store, named "Default".
+DEFAULT_EXPERIMENT_ID = "0"
 #: The experiment tag by which MLflow records what an experiment holds (models trained, not GenAI traces).
 EXPERIMENT_KIND_TAG = ("mlflow.experimentKind", "custom_model_development")
-
-
-class TrackingError(SearchError):
-    """The tracking store cannot be reached or opened."""
 
 
 def quiet_mlflow() -> None:
@@ -54,74 +51,56 @@ def quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)  # already set up if imported before us (a notebook)
 
 
-def prepare_tracking_store(tracking_uri: str) -> None:
-    """Check a server answers; create and migrate a local database store once."""
-    if is_server(tracking_uri):
-        check_server(tracking_uri)
+def prepare_tracking_store(tracking: Store) -> None:
+    """Check a server answers; create and migrate a local database store once.
+
+    A store made here gets no empty "Default" experiment: the UI then lists
+    the studies alone (MLflow makes one with every new database).
+    """
+    if tracking.is_server:
+        check_server(tracking)
         return
-    from mlflow import MlflowClient
-
+    new = tracking.path is not None and not tracking.path.exists()
     try:
-        with creating(sqlite_path(tracking_uri)):  # its lock file may fail too (a file where a folder should be)
-            MlflowClient(tracking_uri).search_experiments(max_results=1)
+        prepare_store(tracking.url)  # its lock file may fail too (a file where a folder should be)
+        if new:
+            _drop_empty_default_experiment(tracking)
     except Exception as error:
-        raise TrackingError(f"cannot open MLflow tracking store {mask(tracking_uri)}: {one_line(error)}") from None
+        raise TrackingError(f"cannot open MLflow tracking store {tracking.masked}: {one_line(error)}") from None
 
 
-def check_existing_store(tracking_uri: str) -> None:
+def _drop_empty_default_experiment(tracking: Store) -> None:
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    client = MlflowClient(tracking.url)
+    default = client.get_experiment(DEFAULT_EXPERIMENT_ID)
+    runs = client.search_runs([DEFAULT_EXPERIMENT_ID], max_results=1, run_view_type=ViewType.ALL)
+    if default.lifecycle_stage == "active" and not runs:
+        client.delete_experiment(DEFAULT_EXPERIMENT_ID)
+
+
+def check_existing_store(tracking: Store) -> None:
     """Refuse a local store that does not exist (reading from it would create an empty one), then check it opens."""
-    path = sqlite_path(tracking_uri)
-    if path is not None and not path.exists():
-        raise TrackingError(f"no MLflow tracking store at {path}: pass the --tracking-uri your studies logged to")
-    prepare_tracking_store(tracking_uri)
+    if tracking.path is not None and not tracking.path.exists():
+        raise TrackingError(f"no MLflow tracking store at {tracking.path}: pass the --tracking-uri your studies "
+                            "logged to")
+    prepare_tracking_store(tracking)
 
 
-def experiment_id(tracking_uri: str, name: str) -> str:
-    """The id of experiment ``name`` in the store at ``tracking_uri``, created if missing, tagged as model training."""
+def experiment_id(tracking: Store, name: str) -> str:
+    """The id of experiment ``name`` in ``tracking``, created if missing, tagged as model training."""
     from mlflow import MlflowClient
 
-    from search.tracking import get_or_create_experiment
-
-    client = MlflowClient(tracking_uri)
+    client = MlflowClient(tracking.url)
     try:
         found = get_or_create_experiment(client, name)
         key, value = EXPERIMENT_KIND_TAG
         if client.get_experiment(found).tags.get(key) != value:
             client.set_experiment_tag(found, key, value)
     except Exception as error:  # refused or unreachable since the check: one line, the URI masked
-        raise TrackingError(f"cannot use experiment {name!r} in {mask(tracking_uri)}: {one_line(error)}") from None
+        raise TrackingError(f"cannot use experiment {name!r} in {tracking.masked}: {one_line(error)}") from None
     return found
-
-
-def check_server(tracking_uri: str) -> None:
-    """One request MLflow's client would make (list an experiment), with the credentials it would send.
-
-    Not ``/health``: a server behind authentication answers that to anyone.
-    """
-    import requests
-
-    env = os.environ.get
-    auth = None
-    if env("MLFLOW_TRACKING_USERNAME") and env("MLFLOW_TRACKING_PASSWORD"):
-        auth = (env("MLFLOW_TRACKING_USERNAME"), env("MLFLOW_TRACKING_PASSWORD"))  # credentials in the URL go too
-    headers = {"Authorization": f"Bearer {env('MLFLOW_TRACKING_TOKEN')}"} if env("MLFLOW_TRACKING_TOKEN") else {}
-    verify = (env("MLFLOW_TRACKING_INSECURE_TLS", "").lower() != "true"
-              and (env("MLFLOW_TRACKING_SERVER_CERT_PATH") or True))
-    try:
-        response = requests.get(tracking_uri.rstrip("/") + "/api/2.0/mlflow/experiments/search",
-                                params={"max_results": 1}, timeout=HEALTH_TIMEOUT_SECONDS, auth=auth,
-                                headers=headers, verify=verify, cert=env("MLFLOW_TRACKING_CLIENT_CERT_PATH") or None)
-    except requests.RequestException as error:
-        reason = re.findall(r"\[Errno -?\d+\] ([^'\")]+)", str(error))
-        problem = reason[-1] if reason else type(error).__name__
-    else:
-        if response.status_code == 200:
-            return
-        problem = f"HTTP {response.status_code}"
-        if response.status_code in (401, 403):
-            problem += (" (put the credentials in the URL, or set MLFLOW_TRACKING_USERNAME and "
-                        "MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN)")
-    raise TrackingError(f"cannot reach MLflow tracking server {mask(tracking_uri)}: {mask(problem)}")
 
 
 #: The MLflow UI opens an experiment on its GenAI view unless the address asks for the training runs.
@@ -134,7 +113,7 @@ def ui_address(base: str, experiment_id: str | None = None) -> str:
     return mask(f"{base.rstrip('/')}/#/{page}?{UI_VIEW}")
 
 
-def server_command(tracking_uri: str, port: int, host: str = "127.0.0.1") -> list[str]:
-    """The ``mlflow server`` command line serving the UI on ``tracking_uri`` (``search ui``, CML's application)."""
-    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking_uri,
+def server_command(tracking: Store, port: int, host: str = "127.0.0.1") -> list[str]:
+    """The ``mlflow server`` command line serving the UI on ``tracking`` (``search ui``, CML's application)."""
+    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking.url,
             "--host", host, "--port", str(port), "--workers", "1", "--app-name", "search-ui"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import statistics
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from search.study.interrupts import Interrupted, Interrupts
+from search.evaluation import evaluate, smallest_fold
+from search.interrupts import Interrupted, Interrupts
+from search.study.workers import worker_id
 from search.tracking import METRICS_ATTRIBUTE_KEY, record_failures
 from search.trials import TRIAL_ATTRIBUTE_KEY
 
@@ -18,15 +18,6 @@ if TYPE_CHECKING:
     from models import SearchSpace
     from search.data import Dataset
     from search.evaluation import Scoring
-
-
-#: Names this process in its trials instead of ``host:pid`` (set by whoever launched it: the CML study job).
-WORKER_ID_VARIABLE = "SEARCH_WORKER_ID"
-
-
-def worker_id() -> str:
-    """This process, as trials record it: ``$SEARCH_WORKER_ID``, else ``host:pid``."""
-    return os.environ.get(WORKER_ID_VARIABLE) or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def make_objective(
@@ -45,10 +36,8 @@ def make_objective(
     """
     import optuna
 
-    from search.evaluation import evaluate, smallest_fold
-
     fit_rows = smallest_fold(data, scoring)
-    fold_name = f"fold_{scoring.metric}"
+    fold_name = f"fold_{scoring.name}"
     me = worker_id()
     interrupts = interrupts or Interrupts(stop=lambda: None)
 
@@ -70,7 +59,7 @@ def make_objective(
                     raise optuna.TrialPruned()
 
         with interrupts.fitting():
-            result = evaluate(spec.build(params, seed), data, scoring, on_fold=after_fold)
+            result = evaluate(spec.build(params, seed, data.columns), data, scoring, on_fold=after_fold)
         trial.set_user_attr(METRICS_ATTRIBUTE_KEY, {**result.metrics, fold_name: result.fold_scores})
         return result.cv_score
 

@@ -9,13 +9,16 @@ threads and other commands on the same study are reported too.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
+
+from search.trials import counts_toward_quota, worker_of
 
 if TYPE_CHECKING:
     import optuna
 
-    from search.study.runner import StudyOutcome, StudyPlan
+    from search.study.outcome import StudyOutcome
+    from search.study.plan import StudyPlan
 
 
 class Reporter:
@@ -25,9 +28,15 @@ class Reporter:
         """The study is about to run: its settings are checked and its stores ready."""
 
     def trial(
-        self, trial: optuna.trial.FrozenTrial, best: optuna.trial.FrozenTrial | None, done: int, total: int | None
+        self, trial: optuna.trial.FrozenTrial, best: optuna.trial.FrozenTrial | None, done: int | None,
+        total: int | None,
     ) -> None:
-        """``trial`` finished; ``done`` of this command's ``total`` trials have."""
+        """``trial`` finished: the ``done``-th of this command's ``total`` (None: it does not count toward them).
+
+        A trial counts when this command's workers ran it to an end (complete,
+        pruned, or failed by its objective); another command's trial, or one
+        interrupted or lost with its process, is reported without a count.
+        """
 
     def note(self, text: str) -> None:
         """Something the user should know while the study runs (workers started, one failed)."""
@@ -40,8 +49,8 @@ class ProgressWatcher:
     """Polls ``study`` for finished trials and reports each once, by trial number.
 
     Args:
-        done: How many of this command's trials have finished (its quota's count).
-        total: How many it adds (None: until its timeout).
+        own: The workers of this command, as trials record them (its count only counts their trials).
+        total: How many trials the command adds (None: until its timeout).
         on_trial: Called with each newly finished trial before it is reported (from the watcher's thread).
     """
 
@@ -49,7 +58,7 @@ class ProgressWatcher:
         self,
         study: optuna.study.Study,
         reporter: Reporter,
-        done: Callable[[], int],
+        own: Callable[[], Collection[str]],
         total: int | None,
         on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
         interval: float = 0.5,
@@ -58,7 +67,7 @@ class ProgressWatcher:
 
         self._study = study
         self._reporter = reporter
-        self._done = done
+        self._own = own
         self._total = total
         self._on_trial = on_trial
         self._interval = interval
@@ -66,7 +75,7 @@ class ProgressWatcher:
         finished = study.get_trials(deepcopy=False, states=self._states)
         self._seen = {trial.number for trial in finished}
         self._best = _best_of(study, finished, None)
-        self._reported = 0
+        self.done = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
 
@@ -74,7 +83,7 @@ class ProgressWatcher:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
         self.poll()  # what finished since the last look
@@ -88,15 +97,15 @@ class ProgressWatcher:
 
     def poll(self) -> None:
         new = [t for t in self._study.get_trials(deepcopy=False, states=self._states) if t.number not in self._seen]
+        own = self._own()
         for trial in sorted(new, key=lambda t: t.number):
             self._seen.add(trial.number)
             if self._on_trial is not None:
                 self._on_trial(trial)
-            self._reported += 1
             self._best = _best_of(self._study, [trial], self._best)
-            # This command's count, as far as this line goes (the poll may see several trials at once).
-            done = min(self._reported, self._done())
-            self._reporter.trial(trial, self._best, done, self._total)
+            counts = worker_of(trial) in own and counts_toward_quota(trial)
+            self.done += counts
+            self._reporter.trial(trial, self._best, self.done if counts else None, self._total)
 
 
 def _best_of(

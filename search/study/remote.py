@@ -1,4 +1,4 @@
-"""A study whose trials run on workers this process does not own (CML workers), every trial logged by this one.
+"""The remote driver: trials run by workers this process does not own (CML workers), every trial logged here.
 
 CML starts workers as engines of their own, usually on other hosts: nothing is
 forked, no memory is shared, so there is no common quota. The process that
@@ -12,7 +12,7 @@ owns the study (the CML study job):
 4. when a worker fails, fails the trial it was running (queued again) and runs
    the trials it did not itself, so the study still gets every trial asked for.
 
-A worker runs `join_study` (``cml/study_worker.py`` on CML).
+A worker runs `run_share` (``cml/study_worker.py`` on CML).
 """
 
 from __future__ import annotations
@@ -23,20 +23,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from search.stores.urls import mask, sqlite_path
+from search.interrupts import Interrupted, Interrupts
+from search.stores.optuna import open_storage
+from search.stores.urls import Kind
 from search.study.config import StudyConfig, StudyError
-from search.study.interrupts import Interrupts
-from search.study.objective import worker_id
-from search.study.progress import ProgressWatcher, Reporter
-from search.study.recovery import fail_orphans, worker_of
-from search.study.runner import StudyOutcome, StudyPlan, plan_study, run_quota, settings_mismatch
-from search.study.workers import Quota
-from search.tracking import FAIL_REASON_ATTRIBUTE_KEY, INTERRUPTED_REASON, process_context
+from search.study.drivers import Ran
+from search.study.execution import run_quota
+from search.study.orphans import fail_orphans
+from search.study.plan import join_study, plan_study
+from search.study.progress import ProgressWatcher
+from search.study.workers import Quota, trial_claim, worker_id
+from search.text import plural
+from search.tracking._processes import process_context
+from search.trials import counts_toward_quota, worker_of
 
 if TYPE_CHECKING:
     import optuna
 
-    from search.plots import FigureProcess
+    from search.study.outcome import StudyOutcome
+    from search.study.plan import StudyPlan
+    from search.study.progress import Reporter
     from search.tracking import MLflowCallback
 
 #: How often the owner looks whether its workers have ended.
@@ -54,7 +60,7 @@ class Assignment:
 
 
 class RemoteWorkers(Protocol):
-    """Workers started elsewhere; ``cml/launch_workers.py`` has CML's."""
+    """Workers started elsewhere, by a platform's API; ``cml/launch_workers.py`` has CML's."""
 
     #: How many to start, and what one is called in messages ("CML worker").
     count: int
@@ -64,7 +70,7 @@ class RemoteWorkers(Protocol):
         """Raise (one line) if they cannot be started from here; called before anything is created."""
 
     def launch(self, plan: StudyPlan, assignments: Sequence[Assignment]) -> None:
-        """Start one worker per assignment, running ``join_study`` on the plan's study."""
+        """Start one worker per assignment, running `run_share` on the plan's study."""
 
     def wait(self, timeout: float) -> bool:
         """Whether every worker has ended, waiting at most ``timeout`` seconds."""
@@ -84,99 +90,85 @@ def split_trials(n_trials: int | None, workers: int) -> list[int | None]:
     return [n_trials // count + (i < n_trials % count) for i in range(count)]
 
 
-def check_remote(plan: StudyPlan, remote: RemoteWorkers) -> None:
-    """Refuse what remote workers cannot share: a SQLite file or memory as the Optuna storage."""
-    storage = plan.config.storage
-    if storage.startswith("sqlite:"):
-        path = sqlite_path(storage)
-        where = f"SQLite file {path}" if path else f"in-memory {mask(storage)}"
-        journal = path.with_suffix(".journal") if path else "optuna.journal"
-        raise StudyError(
-            f"{remote.count} {remote.kind}s on other hosts cannot share the {where}: SQLite's locking is not safe "
-            f"on a shared (NFS) filesystem. Use a journal file ({journal}), postgresql://… or redis://…"
-        )
-    remote.check()
+class RemoteDriver:
+    """Runs a study's trials on ``workers``; this process reports and logs them, and makes up for failed ones."""
 
+    def __init__(self, workers: RemoteWorkers) -> None:
+        self.workers = workers
 
-def counts(trial: optuna.trial.FrozenTrial) -> bool:
-    """Whether a finished trial counts toward its worker's share (a trial lost with its process does not)."""
-    if trial.state.name in ("COMPLETE", "PRUNED"):
-        return True
-    reason = trial.user_attrs.get(FAIL_REASON_ATTRIBUTE_KEY)
-    return trial.state.name == "FAIL" and reason is not None and not str(reason).startswith(INTERRUPTED_REASON)
+    def check(self, plan: StudyPlan) -> None:
+        """Refuse what remote workers cannot share: a SQLite file (or memory) as the Optuna storage."""
+        storage = plan.config.storage
+        if storage.kind is Kind.sqlite:
+            where = f"SQLite file {storage.path}" if storage.path else f"in-memory {storage}"
+            journal = storage.path.with_suffix(".journal") if storage.path else "optuna.journal"
+            raise StudyError(
+                f"{self.workers.count} {self.workers.kind}s on other hosts cannot share the {where}: SQLite's "
+                f"locking is not safe on a shared (NFS) filesystem. Use a journal file ({journal}), "
+                "postgresql://… or redis://…"
+            )
+        self.workers.check()
 
+    def run(self, outcome: StudyOutcome, callback: MLflowCallback, reporter: Reporter) -> Ran:
+        plan, study, remote = outcome.plan, outcome.study, self.workers
+        config = plan.config
+        started = time.monotonic()
+        me = worker_id()
+        shares = split_trials(config.n_trials, remote.count)
+        assignments = [Assignment(f"{me}/worker-{slot}", slot, share, config.timeout)
+                       for slot, share in enumerate(shares, start=1)]
+        ran = Ran(own={me, *(a.worker for a in assignments)})
 
-def run_remote_workers(
-    outcome: StudyOutcome, callback: MLflowCallback, reporter: Reporter, remote: RemoteWorkers
-) -> tuple[BaseException | None, set[str], FigureProcess | None]:
-    """Launch the workers, log their trials as they finish, make up for failed ones; as `runner._run_workers`."""
-    from search.plots import FigureProcess
-    from search.report import plural
+        def log(trial: optuna.trial.FrozenTrial) -> None:
+            if worker_of(trial) in ran.own:
+                callback(study, trial)
 
-    plan, study = outcome.plan, outcome.study
-    config = plan.config
-    started = time.monotonic()
-    me = worker_id()
-    shares = split_trials(config.n_trials, remote.count)
-    assignments = [Assignment(f"{me}/worker-{slot}", slot, share, config.timeout)
-                   for slot, share in enumerate(shares, start=1)]
-    own = {me, *(a.worker for a in assignments)}
-    done = [0]
+        stopping = threading.Event()
+        interrupts = Interrupts(stop=stopping.set, second=remote.stop)
+        watcher = ProgressWatcher(study, reporter, lambda: ran.own, config.n_trials, on_trial=log)
+        with interrupts, watcher:
+            try:
+                remote.launch(plan, assignments)
+                reporter.note(f"Started {plural(len(assignments), remote.kind)} ({_shares_text(shares)}); "
+                              "this job reports and logs their trials as they finish.")
+                _wait(remote, stopping)
+                if stopping.is_set():  # the trials they were fitting were interrupted, or lost with them
+                    outcome.recovered.extend(fail_orphans(study, dead={a.worker for a in assignments}))
+                    reporter.note(f"Stopped the {remote.kind}s; every trial they finished is kept and logged.")
+                else:
+                    self._make_up(outcome, assignments, reporter, interrupts, started)
+            except KeyboardInterrupt:
+                remote.stop()
+            except BaseException as error:  # reported after everything opened is ended
+                remote.stop()
+                ran.failure = error
+        outcome.timings["trials"] = time.monotonic() - started
+        outcome.added = watcher.done
+        outcome.interrupted = interrupts.signalled
+        return ran
 
-    def log(trial: optuna.trial.FrozenTrial) -> None:
-        if worker_of(trial) in own:
-            callback(study, trial)
-            done[0] += counts(trial)
-
-    figures = FigureProcess(process_context(), config.storage, config.name, plan.tracking_uri, outcome.study_run_id)
-    stopping = threading.Event()
-    interrupts = Interrupts(stop=stopping.set, second=remote.stop)
-    failure: BaseException | None = None
-    with interrupts, ProgressWatcher(study, reporter, lambda: done[0], config.n_trials, on_trial=log):
-        try:
-            remote.launch(plan, assignments)
-            reporter.note(f"Started {plural(len(assignments), remote.kind)} ({_shares_text(shares)}); "
-                          "this job reports and logs their trials as they finish.")
-            _wait(remote, stopping)
-            if stopping.is_set():  # the trials they were fitting were interrupted, or lost with them
-                outcome.recovered.extend(fail_orphans(study, dead={a.worker for a in assignments}))
-                reporter.note(f"Stopped the {remote.kind}s; every trial they finished is kept and logged.")
-            else:
-                _make_up(outcome, remote, assignments, reporter, interrupts, started)
-        except KeyboardInterrupt:
-            remote.stop()
-        except BaseException as error:  # reported after everything opened is ended
-            remote.stop()
-            failure = error
-    outcome.timings["trials"] = time.monotonic() - started
-    outcome.added = done[0]
-    outcome.interrupted = interrupts.signalled
-    return failure, own, figures
-
-
-def _make_up(
-    outcome: StudyOutcome,
-    remote: RemoteWorkers,
-    assignments: Sequence[Assignment],
-    reporter: Reporter,
-    interrupts: Interrupts,
-    started: float,
-) -> None:
-    """Report the workers that failed, fail the trials they left running, and run the trials they owed here."""
-    from search.report import plural
-
-    study, config = outcome.study, outcome.plan.config
-    failures = remote.failures()
-    outcome.recovered.extend(fail_orphans(study, dead=set(failures)))
-    outcome.worker_errors = _failure_lines(study, assignments, failures, remote.kind)
-    for line in outcome.worker_errors:
-        reporter.note(line)
-    missing = _missing(study, assignments, failures)
-    if missing:
-        reporter.note(f"This job runs the {plural(missing, 'trial')} they did not.")
-        remaining = config.timeout - (time.monotonic() - started) if config.timeout is not None else None
-        quota = Quota(missing, remaining, 1, process_context())
-        run_quota(study, outcome.plan, quota, 0, None, interrupts)  # the watcher logs them, as theirs
+    def _make_up(
+        self,
+        outcome: StudyOutcome,
+        assignments: Sequence[Assignment],
+        reporter: Reporter,
+        interrupts: Interrupts,
+        started: float,
+    ) -> None:
+        """Report the workers that failed, fail the trials they left running, and run the trials they owed here."""
+        study, config = outcome.study, outcome.plan.config
+        failures = self.workers.failures()
+        outcome.recovered.extend(fail_orphans(study, dead=set(failures)))
+        outcome.worker_errors = _failure_lines(study, assignments, failures, self.workers.kind)
+        for line in outcome.worker_errors:
+            reporter.note(line)
+        missing = sum(max(0, a.n_trials - _finished_by(study, a.worker))
+                      for a in assignments if a.worker in failures and a.n_trials is not None)
+        if missing:
+            reporter.note(f"This job runs the {plural(missing, 'trial')} they did not.")
+            remaining = config.timeout - (time.monotonic() - started) if config.timeout is not None else None
+            quota = Quota(missing, remaining, 1, process_context())
+            run_quota(study, outcome.plan, quota, 0, None, interrupts)  # the watcher logs them, as theirs
 
 
 def _wait(remote: RemoteWorkers, stopping: threading.Event) -> None:
@@ -189,13 +181,7 @@ def _wait(remote: RemoteWorkers, stopping: threading.Event) -> None:
 
 
 def _finished_by(study: optuna.study.Study, worker: str) -> int:
-    return sum(1 for t in study.get_trials(deepcopy=False) if worker_of(t) == worker and counts(t))
-
-
-def _missing(study: optuna.study.Study, assignments: Sequence[Assignment], failures: dict[str, str]) -> int:
-    """The trials failed workers owed and did not run."""
-    return sum(max(0, a.n_trials - _finished_by(study, a.worker))
-               for a in assignments if a.worker in failures and a.n_trials is not None)
+    return sum(1 for t in study.get_trials(deepcopy=False) if worker_of(t) == worker and counts_toward_quota(t))
 
 
 def _failure_lines(
@@ -218,37 +204,19 @@ def _shares_text(shares: list[int | None]) -> str:
     return f"{low} trials each" if low == high else f"{low} or {high} trials each"
 
 
-def join_study(config: StudyConfig, slot: int) -> int:
+def run_share(config: StudyConfig, slot: int) -> int:
     """Run ``config.n_trials`` trials of the study its job made, as worker ``slot``; how many finished.
 
     Writes only to the Optuna storage: the job logs the trials to MLflow.
     ``config.seed`` is the job's seed; this worker draws from it offset by ``slot``.
+    Raises `Interrupted` when the job stopped it, whether a trial was running or not.
     """
-    import optuna
-
-    from search.seeds import offset
-    from search.stores.optuna import open_storage
-    from search.study.samplers import make_pruner, make_sampler
-    from search.trials import SETTINGS_ATTRIBUTE_KEY
-
     plan = plan_study(config)
-    storage = open_storage(config.storage, heartbeat=True)
-    try:
-        study = optuna.load_study(
-            study_name=config.name, storage=storage, sampler=make_sampler(config.sampler, offset(plan.seed, slot)),
-            pruner=make_pruner(config.pruner, config.scoring.cv),
-        )
-    except KeyError:
-        raise StudyError(f"no study {config.name!r} in {mask(config.storage)}: "
-                         "the study job makes it before it starts its workers") from None
-    mismatch = settings_mismatch(study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}, config.settings())
-    if mismatch:
-        key, was, now = mismatch
-        raise StudyError(f"study {config.name!r} is run with {key}={was}, this worker was given {now}")
+    config = plan.config
+    study = join_study(config, open_storage(config.storage, heartbeat=True, claim=trial_claim), plan.seed, slot)
     quota = Quota(config.n_trials, config.timeout, 1, process_context())
     with Interrupts(stop=quota.stop, worker=True) as interrupts:
         run_quota(study, plan, quota, 0, None, interrupts)
+    if interrupts.signalled:  # stopped between two trials: stopped all the same
+        raise Interrupted()
     return quota.finished
-
-
-__all__ = ["Assignment", "RemoteWorkers", "check_remote", "join_study", "run_remote_workers", "split_trials"]

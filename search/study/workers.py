@@ -1,4 +1,4 @@
-"""The trials of one command, shared by its threads and worker processes, and the processes themselves.
+"""The trials of one command, shared by its threads and worker processes; the processes; who runs a trial.
 
 ``--n-trials N`` means "this command adds N trials": every thread of every
 worker process takes a slot from one `Quota` before it starts a trial, and a
@@ -6,6 +6,9 @@ slot only counts once its trial finished (complete, pruned, or failed by the
 objective). The slot of a trial whose process died or that was interrupted is
 given back, so another worker replaces it. Several commands on one study each
 add exactly their own N.
+
+Each trial records the process running it (`worker_id`), so a trial whose
+process died can be told from one still running (`search.study.orphans`).
 """
 
 from __future__ import annotations
@@ -19,9 +22,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_for
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from search.errors import SearchError
+from search.tracking._processes import start as start_process
+from search.tracking._processes import watch_parent
+from search.trials import TRIAL_ATTRIBUTE_KEY
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+    from multiprocessing.process import BaseProcess
+    from multiprocessing.queues import Queue
+
+#: Names this process in its trials instead of ``host:pid`` (set by whoever launched it: the CML study job).
+WORKER_ID_VARIABLE = "SEARCH_WORKER_ID"
+
+
+def worker_id() -> str:
+    """This process, as trials record it: ``$SEARCH_WORKER_ID``, else ``host:pid``."""
+    return os.environ.get(WORKER_ID_VARIABLE) or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def trial_claim() -> dict[str, Any]:
+    """What a trial this process runs records of it from its creation (see `search.stores.optuna.open_storage`)."""
+    return {TRIAL_ATTRIBUTE_KEY: {"worker": worker_id()}}
 
 
 class WorkerError(SearchError):
@@ -38,7 +62,7 @@ class Quota:
         context: The multiprocessing context the worker processes are started with.
     """
 
-    def __init__(self, n_trials: int | None, timeout: float | None, slots: int, context: Any) -> None:
+    def __init__(self, n_trials: int | None, timeout: float | None, slots: int, context: BaseContext) -> None:
         self._lock = context.Lock()
         self._limit = n_trials if n_trials is not None else -1
         self._deadline = time.time() + timeout if timeout is not None else None
@@ -144,7 +168,7 @@ def run_trials(quota: Quota, slot: int, n_jobs: int, run_one: Callable[[], None]
 @dataclass
 class _Worker:
     slot: int
-    process: Any
+    process: BaseProcess
     reported: bool = False
 
 
@@ -159,7 +183,7 @@ class WorkerPool:
 
     def __init__(
         self,
-        context: Any,
+        context: BaseContext,
         target: Callable[..., None],
         args: tuple,
         slots: range,
@@ -170,12 +194,12 @@ class WorkerPool:
         self._failures: list[WorkerError] = []
         self._reasons: dict[int, str] = {}
         self._workers = [
-            _Worker(slot, context.Process(target=_worker_main, args=(target, slot, self._results, *args),
+            _Worker(slot, context.Process(target=_worker_main, args=(target, slot, self._results, os.getpid(), *args),
                                           name=f"search-worker-{slot}", daemon=True))
             for slot in slots
         ]
         for worker in self._workers:
-            worker.process.start()
+            start_process(worker.process)
         self._watcher = threading.Thread(target=self._watch, name="worker-watcher", daemon=True)
         self._watcher.start()
 
@@ -221,7 +245,8 @@ class WorkerPool:
         return [f"{host}:{worker.process.pid}" for worker in self._workers]
 
 
-def _worker_main(target: Callable[..., None], slot: int, results: Any, *args: Any) -> None:
+def _worker_main(target: Callable[..., None], slot: int, results: Queue, owner: int, *args: Any) -> None:
+    watch_parent(owner)  # a worker never outlives the command that started it (kill -9 included)
     try:
         target(slot, *args)
     except KeyboardInterrupt:

@@ -7,44 +7,24 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from search.tracking._client import (
-    WriteError,
-    as_write_error,
-    get_or_create_experiment,
-    numbers_text,
-    one_line,
-    run_context_tags,
-)
-from search.tracking._records import RUN_ID_ATTRIBUTE_KEY, RunRecord, build_record, metric_names, record_failures
-from search.tracking._retry import UnloggedQueue
+from search.tracking._destinations import Destinations, ParentRunLayout
+from search.tracking._fluent import in_trial_run
+from search.tracking._mlflow_compat import run_context_tags
+from search.tracking._outage import Delivery, UnloggedTrialsWarning
+from search.tracking._reconcile import SyncReport, reconcile
+from search.tracking._records import RunRecord, build_record, metric_names
+from search.tracking._store import prepare_store
 from search.tracking._study_run import StudyRun
-from search.tracking._sync import SyncReport, reconcile
-from search.tracking._writer import RunUpdate, RunWriter
+from search.tracking._text import numbers_text, one_line
 
 if TYPE_CHECKING:
     import optuna
+    from mlflow import MlflowClient
 
-    from search.tracking._background import BackgroundWriter
-
-#: Study user attribute listing the trials not logged yet, for anyone reading the study (a repair logs every
-#: finished trial without a run, listed or not).
-UNLOGGED_ATTRIBUTE_KEY = "mlflow_unlogged_trials"
-
-
-class UnloggedTrialsWarning(RuntimeWarning):
-    """Some trials could not be written to MLflow yet; they are kept for a retry."""
-
-
-@dataclass
-class _StudyState:
-    """What the callback knows about one study it logs."""
-
-    study: Any
-    experiment_id: str
-    study_run: StudyRun | None = None
+#: How long `sync` lets the writer process finish what it holds before it reconciles.
+WRITER_STOP_SECONDS = 30.0
 
 
 class MLflowCallback:
@@ -99,10 +79,10 @@ class MLflowCallback:
         self,
         tracking_uri: str | None = None,
         metric_name: str | Sequence[str] = "value",
-        create_experiment: bool = True,
+        create_experiment: bool = True,  # noqa: FBT001, FBT002 - positional, as in optuna-integration's callback
         mlflow_kwargs: dict[str, Any] | None = None,
-        tag_study_user_attrs: bool = False,
-        tag_trial_user_attrs: bool = True,
+        tag_study_user_attrs: bool = False,  # noqa: FBT001, FBT002
+        tag_trial_user_attrs: bool = True,  # noqa: FBT001, FBT002
         *,
         study_run: bool = False,
         study_run_params: Mapping[str, Any] | None = None,
@@ -114,40 +94,33 @@ class MLflowCallback:
             raise TypeError(f"Expected metric_name to be string or sequence of strings, got {type(metric_name)}.")
         self._tracking_uri = tracking_uri
         self._metric_name = metric_name
-        self._create_experiment = create_experiment
         self._mlflow_kwargs = dict(mlflow_kwargs or {})
         self._tag_study_user_attrs = tag_study_user_attrs
         self._tag_trial_user_attrs = tag_trial_user_attrs
         self._study_run = study_run
-        self._study_run_params = dict(study_run_params or {})
-        self._study_run_tags = dict(study_run_tags or {})
         self._run_params = run_params
         self._lock = threading.RLock()
-        self._foreground: RunWriter | None = None
-        self._background: BackgroundWriter | None = None
         self._context_tags: dict[str, str] | None = None
-        self._studies: dict[str, _StudyState] = {}
-        self._run_ids: dict[tuple[str, int], str] = {}
-        self._in_flight: dict[tuple[str, int], tuple[RunRecord, Any]] = {}
-        self._unlogged = UnloggedQueue()
-        self._probe: tuple[str, int] | None = None  # the queued trial sent to see whether the store is back
-        if background:  # start the writer now: its start-up overlaps whatever the caller does next
-            from search.tracking._background import BackgroundWriter
-
-            self._background = BackgroundWriter(self._resolved_tracking_uri())
+        layout = None
+        if study_run:
+            layout = ParentRunLayout(metric_names(metric_name, 1)[0], dict(study_run_params or {}),
+                                     dict(study_run_tags or {}), run_params)
+        self._destinations = Destinations(
+            self._client, self._resolved_tracking_uri, self._run_context_tags, layout=layout,
+            experiment_id=self._mlflow_kwargs.get("experiment_id"),
+            create_experiment=create_experiment, nested=bool(self._mlflow_kwargs.get("nested")),
+        )
+        if background:  # one process creates a new local store, before a writer process could race it
+            prepare_store(self._resolved_tracking_uri())
+        # The writer process starts now: its start-up overlaps whatever the caller does next.
+        self._delivery = Delivery(self._resolved_tracking_uri, self._destinations, background=background)
 
     # -- the callback ---------------------------------------------------------------------------
 
     def __call__(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> None:
         record = self._record(study, trial)
         with self._lock:
-            self._settle_background()
-            if self._unlogged.due():
-                self._retry_unlogged()
-            if self._unlogged:  # the store failed moments ago: queue instead of stalling the study on it
-                self._unlogged.keep(record, study)
-                return
-            if self._attempt(record, study) and self._study_run:
+            if self._delivery.send(record, study) and self._study_run:
                 self._update_study_run(study, trial)
 
     def _record(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> RunRecord:
@@ -156,7 +129,7 @@ class MLflowCallback:
             trial,
             metric_name=self._metric_name,
             run_name=self._mlflow_kwargs.get("run_name"),
-            extra_tags=self._mlflow_kwargs.get("tags") or {},
+            extra_tags={**self._run_context_tags(), **(self._mlflow_kwargs.get("tags") or {})},
             tag_trial_user_attrs=self._tag_trial_user_attrs,
             tag_study_user_attrs=self._tag_study_user_attrs,
             now_ms=int(time.time() * 1000),
@@ -167,50 +140,45 @@ class MLflowCallback:
     @property
     def unlogged_trials(self) -> list[int]:
         """Numbers of the trials not (yet) written to MLflow."""
-        return self._unlogged.numbers()
+        with self._lock:
+            return self._delivery.unlogged()
 
-    def flush(self, timeout: float = 60.0, warn: bool = True) -> list[int]:
+    def flush(self, timeout: float = 60.0, *, warn: bool = True) -> list[int]:
         """Write everything queued (waiting at most ``timeout`` s); the numbers of trials still unlogged.
 
         Records them on each study as its ``mlflow_unlogged_trials`` user
         attribute, and warns about them (unless ``warn`` is False: the caller says so itself).
         """
-        deadline = time.monotonic() + timeout
         with self._lock:
-            self._drain(deadline)
-            if self._unlogged:
-                self._retry_unlogged()
-                self._drain(deadline)
+            self._delivery.flush(timeout)
             self._record_unlogged()
-            if self._unlogged and warn:
+            unlogged = self._delivery.unlogged()
+            if unlogged and warn:
                 warnings.warn(
-                    f"MLflow tracking store unreachable: trials {numbers_text(self.unlogged_trials)} are not logged "
+                    f"MLflow tracking store unreachable: trials {numbers_text(unlogged)} are not logged "
                     "yet; they remain in the Optuna storage and can be logged again later.",
                     UnloggedTrialsWarning,
                     stacklevel=2,
                 )
-            return self.unlogged_trials
+            return unlogged
 
-    def close(self, timeout: float = 60.0, warn: bool = True) -> list[int]:
-        """Flush, then stop the background writer if there is one."""
-        unlogged = self.flush(timeout, warn)
-        if self._background is not None:
-            self._background.close()
-            self._background = None
-        return unlogged
+    def close(self, timeout: float = 60.0, *, warn: bool = True) -> list[int]:
+        """Flush, then stop the writer process if there is one; the numbers of trials still unlogged."""
+        with self._lock:
+            unlogged = self.flush(timeout, warn=warn)
+            self._delivery.stop_background(timeout=min(timeout, WRITER_STOP_SECONDS))
+            self._record_unlogged()
+            return unlogged if not unlogged else self._delivery.unlogged()
 
     # -- the study's parent run -----------------------------------------------------------------
 
     def experiment_id(self, study: optuna.study.Study) -> str:
         """The experiment ``study``'s runs go to (created if needed)."""
-        return self._state(study).experiment_id
+        return self._destinations.state(study).experiment_id
 
     def study_run_id(self, study: optuna.study.Study) -> str:
         """The study's parent run: found again through the study, or created exactly once."""
-        state = self._state(study)
-        if state.study_run is None:
-            raise ValueError("this callback has no study run (pass study_run=True)")
-        return state.study_run.run_id
+        return self._study_run_of(study).run_id
 
     def tag_study_run(self, study: optuna.study.Study, tags: Mapping[str, str]) -> None:
         """Set tags on the study's parent run (e.g. what a stretch of trials was run with)."""
@@ -221,7 +189,7 @@ class MLflowCallback:
 
     def end_study_run(self, study: optuna.study.Study, status: str = "FINISHED") -> None:
         """Mark the study's parent run ended (a resumed study marks it running again)."""
-        state = self._studies.get(study.study_name)
+        state = self._destinations.known(study.study_name)
         if state is None or state.study_run is None:
             return
         try:
@@ -237,26 +205,24 @@ class MLflowCallback:
         Logs trials that have no run (``repair(trial)`` decides whether one
         may be logged now, where another process may still log it), ends runs
         left RUNNING, removes duplicates and brings the parent's best up to
-        date. Needs ``study_run=True``. Raises if the store is unreachable.
+        date. The writer process, if any, is stopped first (it writes what it
+        holds), so nothing it still holds can duplicate a run afterwards; the
+        callback writes from this process from then on. Needs
+        ``study_run=True``. Raises if the store is unreachable.
         """
         with self._lock:
-            self.flush()
-            state = self._state(study, resume=False)
-            if state.study_run is None:
-                raise ValueError("sync needs the study layout (study_run=True)")
-            self._client()
-            assert self._foreground is not None
+            self.flush(warn=False)
+            self._delivery.stop_background(timeout=WRITER_STOP_SECONDS)
+            study_run = self._study_run_of(study, resume=False)
             report = reconcile(
-                self._foreground, study, state.experiment_id, state.study_run.run_id,
+                self._delivery.writer, study, self.experiment_id(study), study_run.run_id,
                 lambda trial: self._record(study, trial), repair,
             )
-            for key in self._unlogged:
-                if key[0] == study.study_name and key[1] not in report.left_to_their_process:
-                    self._unlogged.discard(key)
+            self._delivery.forget(study.study_name, keep=set(report.left_to_their_process))
             self._record_unlogged()
-            update = state.study_run.best_update(study, None)
+            update = study_run.best_update(study, None)
             if update is not None:
-                self._foreground.update(update)
+                self._delivery.writer.update(update)
             return report
 
     # -- the decorator --------------------------------------------------------------------------
@@ -268,36 +234,11 @@ class MLflowCallback:
         (``mlflow_run_id`` user attr), so the callback completes that same run.
         Objectives run concurrently under ``n_jobs > 1``: nothing is serialised.
         """
-        import mlflow
-
-        def decorator(func: Callable) -> Callable:
-            @functools.wraps(func)
-            @record_failures
-            def wrapper(trial: optuna.trial.Trial, *args: Any, **kwargs: Any) -> Any:
-                study = trial.study
-                experiment_id = self.experiment_id(study)
-                parent_run_id = self._parent_run_id(study)
-                tags = {**self._run_context_tags(), **(self._mlflow_kwargs.get("tags") or {})}
-                if parent_run_id is not None:
-                    tags["mlflow.parentRunId"] = parent_run_id
-                run = self._client().create_run(
-                    experiment_id, tags=tags, run_name=self._mlflow_kwargs.get("run_name", str(trial.number))
-                )
-                trial.set_user_attr(RUN_ID_ATTRIBUTE_KEY, run.info.run_id)
-                with self._lock:
-                    if self._tracking_uri is not None:
-                        mlflow.set_tracking_uri(self._tracking_uri)
-                    # MLflow refuses to resume a run of another experiment than the process's active one
-                    # (one setting for every thread): make the study's experiment the active one, as
-                    # optuna-integration's callback did.
-                    if _active_experiment_id() != experiment_id:
-                        mlflow.set_experiment(experiment_id=experiment_id)
-                with mlflow.start_run(run_id=run.info.run_id, nested=mlflow.active_run() is not None):
-                    return func(trial, *args, **kwargs)
-
-            return wrapper
-
-        return decorator
+        return functools.partial(
+            in_trial_run, client=self._client, destination=self._destinations, lock=self._lock,
+            tags=lambda: {**self._run_context_tags(), **(self._mlflow_kwargs.get("tags") or {})},
+            run_name=self._mlflow_kwargs.get("run_name"), tracking_uri=self._tracking_uri,
+        )
 
     # -- where runs go --------------------------------------------------------------------------
 
@@ -308,200 +249,27 @@ class MLflowCallback:
 
         return mlflow.get_tracking_uri()
 
-    def _client(self) -> Any:
+    def _client(self) -> MlflowClient:
         with self._lock:
-            if self._foreground is None:
-                self._foreground = RunWriter(self._resolved_tracking_uri())
-            return self._foreground.client
+            return self._delivery.writer.client
 
     def _run_context_tags(self) -> dict[str, str]:
         if self._context_tags is None:
             self._context_tags = run_context_tags()
         return self._context_tags
 
-    def _state(self, study: optuna.study.Study, resume: bool = True) -> _StudyState:
-        """The experiment and parent run of ``study``, made on first use (may raise while the store is down).
-
-        ``resume``: a parent run found again is marked RUNNING (the study goes on).
-        """
-        with self._lock:
-            state = self._studies.get(study.study_name)
-            if state is not None and state.study is study:
-                return state
-            if state is None:
-                state = _StudyState(study, self._resolve_experiment_id(study))
-            state.study = study
-            if self._study_run and state.study_run is None:
-                state.study_run = StudyRun.open(
-                    self._client(),
-                    study,
-                    state.experiment_id,
-                    metric_name=metric_names(self._metric_name, 1)[0],
-                    params=self._study_run_params,
-                    params_of=self._run_params,
-                    tags={**self._run_context_tags(), **self._study_run_tags},
-                    resume=resume,
-                )
-            self._studies[study.study_name] = state
-            return state
-
-    def _resolve_experiment_id(self, study: optuna.study.Study) -> str:
-        if self._mlflow_kwargs.get("experiment_id") is not None:
-            return str(self._mlflow_kwargs["experiment_id"])
-        if not self._create_experiment:
-            return _active_experiment_id()
-        return get_or_create_experiment(self._client(), study.study_name)
-
-    def _parent_run_id(self, study: optuna.study.Study) -> str | None:
-        if self._study_run:
-            return self.study_run_id(study)
-        if self._mlflow_kwargs.get("nested"):
-            return _callers_active_run_id()
-        return None
-
-    # -- writing, retrying ----------------------------------------------------------------------
-
-    def _attempt(self, record: RunRecord, study: optuna.study.Study) -> bool:
-        """Write ``record`` (or hand it to the background writer); False if the store did not take it."""
-        try:
-            state = self._state(study)
-            parent_run_id = self._parent_run_id(study)
-            record.run_id = record.run_id or self._run_ids.get(record.key)
-            record.tags = {**self._run_context_tags(), **record.tags}
-            if self._background is not None:
-                self._in_flight[record.key] = (record, study)
-                self._background.write(record, state.experiment_id, parent_run_id)
-                return True
-            self._client()
-            assert self._foreground is not None
-            outcome: str | WriteError = self._foreground.write(record, state.experiment_id, parent_run_id)
-        except Exception as error:
-            outcome = as_write_error(error)
-        return self._settle_one(record, study, outcome)
-
-    def _settle_one(self, record: RunRecord, study: Any, outcome: str | WriteError) -> bool:
-        if isinstance(outcome, str):
-            self._run_ids[record.key] = outcome
-            return True
-        if outcome.outage:
-            if self._unlogged.keep(record, study):
-                warnings.warn(
-                    f"MLflow tracking store unreachable ({outcome}); trial {record.trial_number} and any after it "
-                    f"are kept and retried every {self._unlogged.retry_after:.0f} s.",
-                    UnloggedTrialsWarning,
-                    stacklevel=4,
-                )
-        else:
-            warnings.warn(f"MLflow refused trial {record.trial_number} of study {record.study_name!r}: {outcome}",
-                          UnloggedTrialsWarning, stacklevel=4)
-        return False
-
-    def _settle(self, outcomes: list[tuple[tuple[str, int] | None, str | WriteError]]) -> None:
-        for key, outcome in outcomes:
-            entry = self._in_flight.pop(key, None) if key is not None else None
-            if entry is None:
-                if isinstance(outcome, WriteError):
-                    warnings.warn(f"could not update the study run's best trial: {outcome}", UnloggedTrialsWarning,
-                                  stacklevel=3)
-                continue
-            written = self._settle_one(entry[0], entry[1], outcome)
-            if key == self._probe:
-                self._probe = None
-                if written:  # the store is back: send everything it missed
-                    for record, study in self._unlogged.take():
-                        self._attempt(record, study)
-
-    def _settle_background(self) -> None:
-        if self._background is not None:
-            self._settle(self._background.outcomes())
-
-    def _drain(self, deadline: float) -> None:
-        """Wait (until ``deadline``) for the background writer's answers, including to what they make us send."""
-        while self._background is not None and self._in_flight:
-            outcomes, complete = self._background.flush(max(0.0, deadline - time.monotonic()))
-            self._settle(outcomes)
-            if not complete:  # the writer did not answer in time: what it holds is not confirmed
-                for record, study in self._in_flight.values():
-                    self._unlogged.keep(record, study)
-                self._in_flight.clear()
-                self._probe = None
-                return
-
-    def _retry_unlogged(self) -> None:
-        """Try the store again with the oldest queued trial; once it takes that one, send the rest.
-
-        One probe, not every queued trial, so a store that still does not
-        answer costs one request's timeout, not one per queued trial. Never
-        waits for the background writer: the study goes on meanwhile.
-        """
-        if not self._unlogged or self._probe is not None:
-            return
-        pending = self._unlogged.take()
-        (record, study), rest = pending[0], pending[1:]
-        for later, later_study in rest:
-            self._unlogged.keep(later, later_study)
-        if self._background is not None:
-            self._probe = record.key
-            self._attempt(record, study)
-        elif self._attempt(record, study):
-            rest = self._unlogged.take()
-            for index, (later, later_study) in enumerate(rest):
-                if not self._attempt(later, later_study) and later.key in self._unlogged:
-                    for left, left_study in rest[index + 1 :]:  # down again: what is left stays queued
-                        self._unlogged.keep(left, left_study)
-                    break
+    def _study_run_of(self, study: optuna.study.Study, *, resume: bool = True) -> StudyRun:
+        study_run = self._destinations.state(study, resume=resume).study_run
+        if study_run is None:
+            raise ValueError("this callback has no study run (pass study_run=True)")
+        return study_run
 
     def _record_unlogged(self) -> None:
-        """Keep the unlogged trials' numbers with each study (``mlflow_unlogged_trials``), for whoever reads it."""
-        studies = {name: state.study for name, state in self._studies.items()}
-        studies.update(self._unlogged.studies())
-        for name, study in studies.items():
-            numbers = self._unlogged.numbers(name)
-            try:
-                if numbers or study.user_attrs.get(UNLOGGED_ATTRIBUTE_KEY):
-                    study.set_user_attr(UNLOGGED_ATTRIBUTE_KEY, numbers)
-            except Exception as error:  # the Optuna storage is down too: the warning still says which
-                warnings.warn(f"could not record the unlogged trials: {one_line(error)}", UnloggedTrialsWarning,
-                              stacklevel=3)
+        self._delivery.record_unlogged(self._destinations.studies())
 
     def _update_study_run(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Keep the parent's best-so-far up to date when this trial may have improved it."""
-        state = self._studies[study.study_name]
-        update: RunUpdate | None = state.study_run.best_update(study, trial) if state.study_run else None
-        if update is None:
-            return
-        try:
-            if self._background is not None:
-                self._background.update(update)
-            else:
-                self._client()
-                assert self._foreground is not None
-                self._foreground.update(update)
-        except Exception as error:
-            warnings.warn(f"could not update the study run's best trial: {one_line(error)}", UnloggedTrialsWarning,
-                          stacklevel=3)
-
-
-def _active_experiment_id() -> str:
-    """The experiment ``mlflow.set_experiment`` chose (MLflow has no public getter), else the default one."""
-    from mlflow.tracking import fluent
-
-    getter = getattr(fluent, "_get_experiment_id", None)
-    return (getter() if getter is not None else None) or "0"
-
-
-def _callers_active_run_id() -> str | None:
-    """The run active in this thread, else in the main thread (where the user started it)."""
-    import mlflow
-    from mlflow.tracking import fluent
-
-    active = mlflow.active_run()
-    if active is not None:
-        return active.info.run_id
-    stacks = getattr(fluent, "_active_run_stack", None)  # MLflow keeps each thread's runs; no public getter
-    if stacks is None:
-        return None
-    stack = stacks.get_all_thread_values().get(threading.main_thread().ident) or []
-    return stack[-1].info.run_id if stack else None
-
-
+        state = self._destinations.known(study.study_name)
+        update = state.study_run.best_update(study, trial) if state is not None and state.study_run else None
+        if update is not None:
+            self._delivery.update(update)

@@ -8,24 +8,69 @@ Multiprocessing or os.fork()"), applied to every pool, makes a child drop such
 a connection (without closing it: it is still the parent's) and open its own.
 Forking a process that runs threads can copy a held lock, so then a fresh
 interpreter is started instead (``spawn``).
+
+A helper must never outlive its owner: `watch_parent` ends it within a second
+of the owner's death (kill -9 included), whatever it is doing.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
-from typing import Any
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+    from multiprocessing.process import BaseProcess
+
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 _guarded = False
+#: How often a helper looks whether its owner is still there.
+PARENT_CHECK_SECONDS = 0.5
 
 
-def process_context() -> Any:
+def process_context() -> BaseContext:
     """The multiprocessing context to start a helper process with, decided here for every caller."""
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         _guard_pooled_connections()
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
+
+
+def start(process: BaseProcess) -> None:
+    """Start a helper process without running the user's script again in it.
+
+    A spawned interpreter first imports the parent's ``__main__`` (multiprocessing's rule, for the
+    main module's pickled functions). A helper runs only the toolkit's code, so a script calling
+    `search.tune` without an ``if __name__ == "__main__":`` guard must not start its study again.
+    """
+    main = sys.modules.get("__main__")
+    saved = {name: main.__dict__.pop(name) for name in ("__file__",) if main is not None and name in main.__dict__}
+    spec = getattr(main, "__spec__", None)
+    try:
+        if main is not None:
+            main.__spec__ = None
+        process.start()
+    finally:
+        if main is not None:
+            main.__spec__ = spec
+            main.__dict__.update(saved)
+
+
+def watch_parent(owner: int, exit_code: int = 1) -> None:
+    """In a helper process: exit at once (``os._exit``) when process ``owner``, which started it, is gone."""
+
+    def watch() -> None:
+        while os.getppid() == owner:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(exit_code)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _guard_pooled_connections() -> None:
@@ -37,13 +82,15 @@ def _guard_pooled_connections() -> None:
 
     owner = os.getpid()  # connections opened before the guard are this process's
 
-    def connect(dbapi_connection: Any, record: Any) -> None:
+    def connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         record.info["pid"] = os.getpid()
 
-    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    def checkout(
+        dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
         opened_by = record.info.get("pid", owner)
         if opened_by != os.getpid():
-            record.dbapi_connection = proxy.dbapi_connection = None
+            record.dbapi_connection = proxy.dbapi_connection = None  # type: ignore[misc]
             raise exc.DisconnectionError(f"connection opened by process {opened_by}, not this one")
 
     event.listen(Pool, "connect", connect)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import datetime
+
     import optuna
 
 #: Trial user attribute holding the id of the trial's MLflow run (set by `MLflowCallback.track_in_mlflow`).
@@ -23,6 +25,9 @@ FAIL_REASON_ATTRIBUTE_KEY = "fail_reason"
 #: ``{name: [value at step 0, value at step 1, ...]}`` for a step metric. Lets an objective
 #: record extra scores without importing MLflow, in one storage write.
 METRICS_ATTRIBUTE_KEY = "mlflow_metrics"
+#: The ``fail_reason`` tag of a failed trial that recorded no error: it failed outside its objective (its
+#: process died and Optuna's heartbeat, or a repair, failed it).
+NO_ERROR_REASON = "no error recorded: failed outside its objective (its process stopped while running it)"
 #: How `record_failures` starts the reason of a trial stopped by Ctrl-C or SIGTERM; its run ends KILLED.
 INTERRUPTED_REASON = "interrupted"
 #: Suffix of the metric a pruned trial's value goes under in the study layout ("cv_accuracy_partial").
@@ -78,7 +83,7 @@ def metric_names(metric_name: str | Sequence[str], n_values: int) -> list[str]:
     return list(metric_name)
 
 
-def _ms(moment: Any, fallback: int) -> int:
+def _ms(moment: datetime.datetime | None, fallback: int) -> int:
     return int(moment.timestamp() * 1000) if moment is not None else fallback
 
 
@@ -116,8 +121,8 @@ def build_record(
         tags.update({k: v for k, v in user_attrs.items() if k not in _BOOKKEEPING})
     if tag_study_user_attrs:
         tags.update(study.user_attrs)
-    if trial.state.name == "FAIL" and FAIL_REASON_ATTRIBUTE_KEY in user_attrs:
-        tags[FAIL_REASON_ATTRIBUTE_KEY] = user_attrs[FAIL_REASON_ATTRIBUTE_KEY]
+    if trial.state.name == "FAIL":
+        tags[FAIL_REASON_ATTRIBUTE_KEY] = user_attrs.get(FAIL_REASON_ATTRIBUTE_KEY, NO_ERROR_REASON)
 
     start_ms = _ms(trial.datetime_start, now_ms)
     end_ms = _ms(trial.datetime_complete, now_ms)

@@ -13,6 +13,8 @@ from search.tracking._writer import RunUpdate
 
 if TYPE_CHECKING:
     import optuna
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
 
 #: Study user attribute holding the id of the study's parent run.
 STUDY_RUN_ATTRIBUTE_KEY = "mlflow_study_run_id"
@@ -22,9 +24,14 @@ class StudyRun:
     """One study's parent run.
 
     Its id is kept with the study (``mlflow_study_run_id``), so every worker
-    and every resume finds the same run. When processes that do not share a
-    study object create it at the same moment, the oldest candidate wins and
-    the others delete theirs.
+    and every resume finds the same run. Processes that do not share a study
+    object and open it at the same moment take turns under the store's lock
+    file when it is a local database; on a server, the oldest candidate wins
+    and the others delete theirs.
+
+    Its duration is the time commands spent on the study, not the time since
+    its first command: a resume carries on the clock where the last command
+    stopped it (`end` sets the end time to the start plus the time spent).
     """
 
     def __init__(
@@ -36,11 +43,13 @@ class StudyRun:
         self._best: float | None = None
         self._step = 0
         self._stamp = 0
+        #: The run's start, and the moment its clock carried on from (its start, or a resume minus time spent).
+        self._started_ms = self._clock_from_ms = int(time.time() * 1000)
 
     @classmethod
     def open(
         cls,
-        client: Any,
+        client: MlflowClient,
         study: optuna.study.Study,
         experiment_id: str,
         *,
@@ -51,12 +60,19 @@ class StudyRun:
         resume: bool = True,
     ) -> StudyRun:
         run_id = study.user_attrs.get(STUDY_RUN_ATTRIBUTE_KEY)
-        if run_id is None or not _run_exists(client, run_id, experiment_id):
+        found = _active_run(client, run_id, experiment_id) if run_id is not None else None
+        if found is None:
             run_id = _create(client, study, experiment_id, params, tags)
             study.set_user_attr(STUDY_RUN_ATTRIBUTE_KEY, run_id)
-        elif resume:
-            client.update_run(run_id, status="RUNNING")
-        return cls(run_id, metric_name, params_of)
+        opened = cls(run_id, metric_name, params_of)
+        if found is not None:
+            info = found.info
+            spent = (info.end_time - info.start_time) if info.end_time and info.start_time else 0
+            opened._started_ms = info.start_time or opened._started_ms
+            opened._clock_from_ms -= max(0, spent)
+            if resume:
+                client.update_run(run_id, status="RUNNING")
+        return opened
 
     def best_update(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial | None) -> RunUpdate | None:
         """The parent's new best-so-far when ``trial`` may have improved it (``None``: log the current best).
@@ -91,22 +107,28 @@ class StudyRun:
         self._stamp = max(int(time.time() * 1000), self._stamp + 1)
         return RunUpdate(self.run_id, metrics, tags, step=self._step, timestamp_ms=self._stamp)
 
-    def end(self, client: Any, status: str = "FINISHED") -> None:
-        client.set_terminated(self.run_id, status=status)
+    def end(self, client: MlflowClient, status: str = "FINISHED") -> None:
+        """End the run, its duration the time spent on the study by this command and the ones before it."""
+        spent = int(time.time() * 1000) - self._clock_from_ms
+        client.set_terminated(self.run_id, status=status, end_time=self._started_ms + spent)
 
 
-def _run_exists(client: Any, run_id: str, experiment_id: str) -> bool:
+def _active_run(client: MlflowClient, run_id: str, experiment_id: str) -> Run | None:
     from mlflow.exceptions import MlflowException
 
     try:
         run = client.get_run(run_id)
     except MlflowException:
-        return False
-    return run.info.experiment_id == experiment_id and run.info.lifecycle_stage == "active"
+        return None
+    return run if run.info.experiment_id == experiment_id and run.info.lifecycle_stage == "active" else None
 
 
 def _create(
-    client: Any, study: optuna.study.Study, experiment_id: str, params: Mapping[str, Any], tags: Mapping[str, str]
+    client: MlflowClient,
+    study: optuna.study.Study,
+    experiment_id: str,
+    params: Mapping[str, Any],
+    tags: Mapping[str, str],
 ) -> str:
     """Create a parent run; when several processes race, the oldest candidate wins."""
     from mlflow.entities import Param

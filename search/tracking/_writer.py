@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from search.tracking._client import PARENT_TAG
 from search.tracking._records import RunRecord
+from search.tracking._text import one_line
+
+#: A trial across studies and storages: its study's name and its number.
+Key = tuple[str, int]
 
 
 @dataclass
@@ -21,6 +26,51 @@ class RunUpdate:
     tags: dict[str, str] = field(default_factory=dict)
     step: int = 0
     timestamp_ms: int = 0
+
+
+#: Errors that mean "the store is unreachable or failing now" rather than "this write is wrong".
+_OUTAGE_TYPES = frozenset(
+    ("ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "OperationalError", "TimeoutError",
+     "BrokenPipeError")
+)
+
+
+class WriteError(Exception):
+    """A write MLflow did not take, with whether it was an outage (retry later) or a refusal (report now).
+
+    Plain and picklable, so a writer process can send it back.
+    """
+
+    def __init__(self, message: str, *, outage: bool) -> None:
+        super().__init__(message)
+        self.message, self.outage = message, outage
+
+    def __reduce__(self) -> tuple:
+        return _write_error, (self.message, self.outage)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _write_error(message: str, outage: bool) -> WriteError:  # noqa: FBT001 - unpickling passes args positionally
+    return WriteError(message, outage=outage)
+
+
+def as_write_error(error: BaseException) -> WriteError:
+    """Classify ``error``: connection errors, timeouts and 5xx answers are outages; the rest refusals."""
+    if isinstance(error, WriteError):
+        return error
+    status = getattr(error, "get_http_status_code", None)
+    if callable(status):
+        outage = status() >= 500
+    else:
+        names = {cls.__name__ for cls in type(error).__mro__}
+        outage = bool(names & _OUTAGE_TYPES) or isinstance(error, OSError)
+    return WriteError(one_line(error), outage=outage)
+
+
+#: What writing one record came to: its trial's key (None for an update) and the run id, or why not.
+Outcome = tuple[Key | None, str | WriteError]
 
 
 class RunWriter:
@@ -37,7 +87,7 @@ class RunWriter:
 
         tags = dict(record.tags)
         if parent_run_id is not None:
-            tags["mlflow.parentRunId"] = parent_run_id
+            tags[PARENT_TAG] = parent_run_id
         if record.run_id is None:
             run = self.client.create_run(experiment_id, start_time=record.start_ms, tags=tags, run_name=record.run_name)
             run_id, tags = run.info.run_id, {}

@@ -80,7 +80,7 @@ def list_workers():
     return [dict(_refresh(worker_id)) for worker_id in _workers]
 
 
-def await_workers(ids, wait_for_completion=True, timeout_seconds=60):
+def await_workers(ids, wait_for_completion=True, timeout_seconds=60):  # noqa: FBT002 - CML's own signature
     wanted = [item["id"] if isinstance(item, dict) else item for item in (ids or list(_workers))]
     deadline = time.monotonic() + timeout_seconds if timeout_seconds else None
     done = ("succeeded", "failed", "stopped") if wait_for_completion else ("running", "succeeded", "failed", "stopped")

@@ -17,7 +17,11 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from search.text import mask
+
 if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
     from search.data import Dataset
 
 #: Tags naming the data a run was trained on, for runs without dataset inputs (the trials).
@@ -51,7 +55,7 @@ class Lineage:
     def tags(self) -> dict[str, str]:
         return {DATASET_TAG: self.name, DIGEST_TAG: self.digest}
 
-    def log(self, client: Any, run_id: str) -> None:
+    def log(self, client: MlflowClient, run_id: str) -> None:
         """Log both splits as the run's inputs, in the ``training`` and ``test`` contexts."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
         from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
@@ -61,7 +65,15 @@ class Lineage:
             entity = Dataset(name=fields["name"], digest=fields["digest"], source_type=fields["source_type"],
                              source=fields["source"], schema=fields.get("schema"), profile=fields.get("profile"))
             inputs.append(DatasetInput(entity, tags=[InputTag(MLFLOW_DATASET_CONTEXT, context)]))
-        client.log_inputs(run_id, datasets=inputs)
+        for attempt in range(3):
+            try:
+                client.log_inputs(run_id, datasets=inputs)
+                return
+            except Exception as error:
+                # Commands started together on one experiment insert the same dataset at once; the loser of
+                # that race finds it there on its next try.
+                if attempt == 2 or not any(word in str(error) for word in ("UNIQUE constraint", "duplicate key")):
+                    raise
 
 
 def lineage(data: Dataset) -> Lineage:
@@ -78,7 +90,7 @@ def lineage(data: Dataset) -> Lineage:
     splits = []
     for part, labels in (("train", data.y_train), ("test", data.y_test)):
         frame = data.features(part)
-        frame[data.target_name] = labels
+        frame[data.target_name] = labels.to_numpy()
         with warnings.catch_warnings():  # integer labels: MLflow hints at missing values; labels have none
             warnings.simplefilter("ignore", UserWarning)
             dataset = mlflow.data.from_pandas(frame, source=source, targets=data.target_name, name=data.name)
@@ -88,8 +100,6 @@ def lineage(data: Dataset) -> Lineage:
 
 def provenance_tags(command: Sequence[str] | None = None) -> dict[str, str]:
     """What reproduces a run besides its params: the package versions and the command line (masked)."""
-    from search.tracking import mask
-
     tags = {}
     for package in PACKAGES:
         try:

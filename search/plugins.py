@@ -17,6 +17,8 @@ from models import ModelSpec
 from search.errors import InputError, SearchError
 
 GROUP = "search.models"
+#: The name that tunes every registered model fitting the data's task in one study (``search study all``).
+ALL_MODELS = "all"
 
 
 class UnknownModelError(InputError, LookupError):
@@ -48,6 +50,18 @@ def registered_models() -> dict[str, ModelSpec]:
             )
         found.setdefault(spec.name, spec)
     return found
+
+
+def names_all(names: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``names`` is `ALL_MODELS` alone (in any case, with any spaces)."""
+    return [name.strip().lower() for name in names] == [ALL_MODELS]
+
+
+def models_named(names: list[str] | tuple[str, ...]) -> list[ModelSpec]:
+    """The models ``names`` name; `ALL_MODELS` alone is every registered one."""
+    if names_all(names):
+        return list(registered_models().values())
+    return [get_model(name) for name in names]
 
 
 def get_model(name: str) -> ModelSpec:

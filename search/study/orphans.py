@@ -6,7 +6,9 @@ period. The journal storages (a ``.journal`` file, Redis) have none, and a
 resume right after a crash should not wait for the grace period either: each
 trial records the process running it (``host:pid``), so a trial whose process
 on this host is gone is failed at once, and queued again with the same
-parameters (Optuna's ``RetryHeartbeatStaleTrialCallback``).
+parameters (Optuna's ``RetryHeartbeatStaleTrialCallback``). Its run's
+``fail_reason`` says it failed outside its objective (the tracking library's
+`NO_ERROR_REASON`).
 """
 
 from __future__ import annotations
@@ -19,16 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from search.stores.optuna import stale_trial_retry
-from search.trials import TRIAL_ATTRIBUTE_KEY
+from search.trials import worker_of
 
 if TYPE_CHECKING:
     import optuna
-
-
-def worker_of(trial: optuna.trial.FrozenTrial) -> str | None:
-    """The ``host:pid`` that ran ``trial``, if it recorded one."""
-    return (trial.user_attrs.get(TRIAL_ATTRIBUTE_KEY) or {}).get("worker")
-
 
 def process_alive(pid: int, since: datetime.datetime | None = None) -> bool:
     """Whether process ``pid`` on this host runs, and (if ``since`` is given) has run since then.

@@ -9,12 +9,17 @@ from __future__ import annotations
 import time
 import warnings
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from models import PREPROCESSING_TYPES
 
 if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
     from models import ModelSpec
     from search.data import Dataset
-    from search.lineage import Lineage
+    from search.deliverable.lineage import Lineage
+    from search.stores.urls import Store
 
 #: The artifact name of a run's model (``runs:/<run id>/model``).
 MODEL_NAME = "model"
@@ -33,10 +38,10 @@ def requirements() -> list[str]:
 
 
 def log_fitted_model(
-    tracking_uri: str,
+    tracking: Store,
     run_id: str,
     experiment_id: str,
-    model: Any,
+    model: Pipeline,
     spec: ModelSpec,
     data: Dataset,
     metrics: dict[str, float],
@@ -52,11 +57,11 @@ def log_fitted_model(
     from mlflow.entities import Metric
     from mlflow.models import infer_signature
 
-    client = MlflowClient(tracking_uri)
+    client = MlflowClient(tracking.url)
     example = data.features("train").iloc[:5]
     logged = client.create_logged_model(experiment_id, name=MODEL_NAME, source_run_id=run_id,
                                         tags={"model": spec.name})
-    mlflow.set_tracking_uri(tracking_uri)  # the flavour's logging reads MLflow's global URI
+    mlflow.set_tracking_uri(tracking.url)  # the flavour's logging reads MLflow's global URI
     with warnings.catch_warnings():  # integer labels: MLflow hints at missing values; predictions have none
         warnings.simplefilter("ignore", UserWarning)
         mlflow.sklearn.log_model(
@@ -66,7 +71,7 @@ def log_fitted_model(
             model_id=logged.model_id,
             signature=infer_signature(example, model.predict(example)),
             input_example=example,
-            skops_trusted_types=list(spec.skops_trusted_types) or None,
+            skops_trusted_types=[*spec.skops_trusted_types, *PREPROCESSING_TYPES],
             pip_requirements=requirements(),
         )
     now = int(time.time() * 1000)

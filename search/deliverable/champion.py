@@ -10,11 +10,22 @@ best comparable version and corrects it if not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from search.interrupts import Interrupted, shielded, stop_requested
+from search.tracking._client import quote
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+    from search.evaluation import Scoring
 
 ALIAS = "champion"
 #: Version tags that say what a version's score means, and what it is.
 SCORE_TAG, METRIC_TAG, DIGEST_TAG = "cv_score", "metric", "data_digest"
+#: "minimize" on a version whose metric is an error (RMSE): lower is better. Absent: higher is better.
+DIRECTION_TAG = "direction"
 
 
 @dataclass
@@ -36,11 +47,22 @@ class Registration:
         return f"{registered}; champion unchanged: version {self.champion} {self.reason}"
 
 
-def register(client: Any, name: str, model_id: str, run_id: str, tags: dict[str, Any]) -> Registration:
+def register_version(
+    client: MlflowClient, name: str, model_id: str, run_id: str, tags: dict[str, Any]
+) -> Registration:
     """Register logged model ``model_id`` as a new version of ``name`` and decide the champion.
 
     ``tags`` must hold ``cv_score``, ``metric`` and ``data_digest`` (and may hold more: study, trial, ...).
+    A command asked to stop registers nothing, and takes back a version it made meanwhile: it never leaves a
+    version behind without its decision, and never moves the alias.
     """
+    with shielded():
+        if stop_requested():
+            raise Interrupted()
+        return _register(client, name, model_id, run_id, tags)
+
+
+def _register(client: MlflowClient, name: str, model_id: str, run_id: str, tags: dict[str, Any]) -> Registration:
     from mlflow.exceptions import MlflowException
 
     try:
@@ -51,22 +73,25 @@ def register(client: Any, name: str, model_id: str, run_id: str, tags: dict[str,
     version = client.create_model_version(name, source=f"models:/{model_id}", run_id=run_id,
                                           tags={k: str(v) for k, v in tags.items()}, model_id=model_id)
     mine, current = str(version.version), _champion(client, name)
+    if stop_requested():  # asked to stop while registering: take the version back, leave the alias be
+        client.delete_model_version(name, mine)
+        raise Interrupted()
     if current is None:
         client.set_registered_model_alias(name, ALIAS, mine)
         return Registration(name, mine, mine, None)
     held = str(current.version)
     if not _comparable(current, version):
         return Registration(name, mine, held, held, f"was scored on other data or another metric ({_what(current)})")
-    if float(version.tags[SCORE_TAG]) <= float(current.tags[SCORE_TAG]):
+    if _merit(version) <= _merit(current):
         return Registration(name, mine, held, held,
-                            f"scored higher ({current.tags[METRIC_TAG]} {float(current.tags[SCORE_TAG]):.4f} "
+                            f"scored at least as well ({current.tags[METRIC_TAG]} {float(current.tags[SCORE_TAG]):.4f} "
                             f"against {float(version.tags[SCORE_TAG]):.4f})")
     client.set_registered_model_alias(name, ALIAS, mine)
     champion = _converge(client, name, version)
-    return Registration(name, mine, champion, held, "" if champion == mine else "scored higher (registered meanwhile)")
+    return Registration(name, mine, champion, held, "" if champion == mine else "scored better (registered meanwhile)")
 
 
-def _champion(client: Any, name: str) -> Any:
+def _champion(client: MlflowClient, name: str) -> ModelVersion | None:
     from mlflow.exceptions import MlflowException
 
     try:
@@ -75,21 +100,31 @@ def _champion(client: Any, name: str) -> Any:
         return None
 
 
-def _comparable(a: Any, b: Any) -> bool:
-    return all(a.tags.get(tag) == b.tags.get(tag) for tag in (METRIC_TAG, DIGEST_TAG)) and SCORE_TAG in a.tags
+def direction_tag(scoring: Scoring) -> dict[str, str]:
+    """The tag saying lower is better, on a version scored by an error (none otherwise, as before it existed)."""
+    return {DIRECTION_TAG: scoring.direction} if scoring.lower_is_better else {}
 
 
-def _what(version: Any) -> str:
+def _comparable(a: ModelVersion, b: ModelVersion) -> bool:
+    same = (METRIC_TAG, DIGEST_TAG, DIRECTION_TAG)
+    return all(a.tags.get(tag) == b.tags.get(tag) for tag in same) and SCORE_TAG in a.tags
+
+
+def _merit(version: ModelVersion) -> float:
+    """The version's score, turned so that higher is better."""
+    score = float(version.tags[SCORE_TAG])
+    return -score if version.tags.get(DIRECTION_TAG) == "minimize" else score
+
+
+def _what(version: ModelVersion) -> str:
     return f"{version.tags.get(METRIC_TAG, '?')} on data {version.tags.get(DIGEST_TAG, '?')}"
 
 
-def _converge(client: Any, name: str, mine: Any) -> str:
+def _converge(client: MlflowClient, name: str, mine: ModelVersion) -> str:
     """Point the alias at the best version comparable to ``mine`` (another command may have moved it)."""
-    from search.tracking import quote
-
     versions = client.search_model_versions(f"name = {quote(name)}")
     rivals = [v for v in versions if _comparable(v, mine)]
-    best = max(rivals, key=lambda v: (float(v.tags[SCORE_TAG]), -int(v.version)))
+    best = max(rivals, key=lambda v: (_merit(v), -int(v.version)))
     holder = _champion(client, name)
     if holder is None or str(holder.version) != str(best.version):
         client.set_registered_model_alias(name, ALIAS, str(best.version))

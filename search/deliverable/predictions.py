@@ -12,34 +12,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from models import numeric_columns
+from search.data import read_features
+from search.deliverable.best_model import BEST_MODEL_TAG
+from search.deliverable.loading import describe, load_estimator
 from search.errors import InputError
-from search.stores.urls import mask
+from search.stores.optuna import load_study
+from search.text import one_line
+from search.tracking import STUDY_RUN_ATTRIBUTE_KEY
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+    from search.stores.urls import Store
 
 #: MLflow's model URI schemes; anything else is taken for a study's name.
 URI_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/", "file:/", "s3:/", "gs:/", "wasbs:/")
 
 
-def model_uri(reference: str, tracking_uri: str, storage: str) -> str:
+def model_uri(reference: str, tracking: Store, storage: Store) -> str:
     """The MLflow URI ``reference`` stands for: itself, or the best model of the study it names."""
     if reference.startswith(URI_SCHEMES):
         return reference
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from search.best_model import BEST_MODEL_TAG
-    from search.stores.optuna import load_study
-    from search.tracking import STUDY_RUN_ATTRIBUTE_KEY, one_line
-
     study = load_study(reference, storage)
     run_id = study.user_attrs.get(STUDY_RUN_ATTRIBUTE_KEY)
     try:
-        model_id = MlflowClient(tracking_uri).get_run(run_id).data.tags.get(BEST_MODEL_TAG) if run_id else None
+        model_id = MlflowClient(tracking.url).get_run(run_id).data.tags.get(BEST_MODEL_TAG) if run_id else None
     except MlflowException as error:
-        where = mask(tracking_uri)
-        raise InputError(f"cannot read study {reference!r}'s run from {where}: {one_line(error)}") from None
+        raise InputError(f"cannot read study {reference!r}'s run from {tracking}: {one_line(error)}") from None
     if not model_id:
         raise InputError(f"study {reference!r} has no best model logged yet: run 'search study' on it "
                          "(without --no-log-model)")
@@ -50,7 +54,7 @@ def model_uri(reference: str, tracking_uri: str, storage: str) -> str:
 class LoadedModel:
     """A logged scikit-learn model and the feature columns its signature takes, in order."""
 
-    estimator: Any
+    estimator: Pipeline
     columns: list[str]
 
     def predict(self, frame: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -59,8 +63,6 @@ class LoadedModel:
         ``frame`` must have exactly the model's columns, in any order; ``source`` names it in errors.
         """
         import pandas as pd
-
-        from search.data import check_numeric
 
         columns = self.columns
         missing = [c for c in columns if c not in frame.columns]
@@ -71,14 +73,30 @@ class LoadedModel:
         if extra:
             raise InputError(f"{source} has column(s) the model does not take: {', '.join(extra[:10])} "
                              f"(it takes: {', '.join(map(str, columns))}); drop them, e.g. the label")
-        features = frame[columns]
-        check_numeric(features, source)
-        out = pd.DataFrame({"prediction": self.estimator.predict(features)})
-        if hasattr(self.estimator, "predict_proba"):
-            probabilities = self.estimator.predict_proba(features)
-            for index, label in enumerate(self.estimator.classes_):
-                out[f"{PROBABILITY_PREFIX}{label}"] = probabilities[:, index]
+        features = _numbers_checked(frame[columns], self.estimator, source)
+        try:
+            out = pd.DataFrame({"prediction": self.estimator.predict(features)})
+            if hasattr(self.estimator, "predict_proba"):
+                probabilities = self.estimator.predict_proba(features)
+                for index, label in enumerate(self.estimator.classes_):
+                    out[f"{PROBABILITY_PREFIX}{label}"] = probabilities[:, index]
+        except (ValueError, TypeError) as error:  # e.g. text in a numeric column, an infinite value
+            raise InputError(f"cannot predict {source}: {one_line(error)}") from None
         return out
+
+
+def _numbers_checked(features: pd.DataFrame, estimator: Any, source: str) -> pd.DataFrame:
+    """``features`` with the model's numeric columns as numbers (blanks missing), or a one-line `InputError`."""
+    import pandas as pd
+
+    features = features.copy()
+    for column in numeric_columns(estimator):
+        values = features[column].replace("", None)
+        numbers = pd.to_numeric(values, errors="coerce")
+        if (numbers.isna() & values.notna()).any():
+            raise InputError(f"{source} has text in the numeric column {column!r}")
+        features[column] = numbers.astype(float)
+    return features
 
 
 #: Each class's probability is the column ``probability_<class>`` of a prediction.
@@ -88,16 +106,17 @@ REQUEST_FORMS = ('send {"features": [[value, ...], ...]} (each row in the model\
                  'or {"records": [{"column": value, ...}, ...]}')
 
 
-def load_model(uri: str) -> LoadedModel:
-    """The model at ``uri`` (read from the current tracking URI), or a one-line `InputError`."""
-    import mlflow
+def load_model(uri: str, *, trust_unsafe: bool = False) -> LoadedModel:
+    """The model at ``uri`` (read from the current tracking URI), loaded safely, or a one-line `InputError`.
+
+    Only a skops model of known types loads, unless ``trust_unsafe`` (see `search.deliverable.loading`).
+    """
     from mlflow.exceptions import MlflowException
 
-    from search.tracking import one_line
-
     try:
-        signature = mlflow.models.get_model_info(uri).signature
-        estimator = mlflow.sklearn.load_model(uri)
+        model, folder = describe(uri)
+        signature = model.signature
+        estimator = load_estimator(uri, model, folder, trust_unsafe=trust_unsafe)
     except (MlflowException, OSError) as error:
         raise InputError(f"cannot load model {uri}: {one_line(error)}") from None
     if signature is None:
@@ -105,12 +124,10 @@ def load_model(uri: str) -> LoadedModel:
     return LoadedModel(estimator, list(signature.inputs.input_names()))
 
 
-def predict_csv(uri: str, path: Path) -> pd.DataFrame:
+def predict_csv(uri: str, path: Path, *, trust_unsafe: bool = False) -> pd.DataFrame:
     """The model's prediction (and class probabilities) for each row of the CSV file at ``path``."""
-    from search.data import read_features
-
     frame = read_features(path)
-    return load_model(uri).predict(frame, str(path))
+    return load_model(uri, trust_unsafe=trust_unsafe).predict(frame, str(path))
 
 
 def predict_request(model: LoadedModel, body: Any) -> dict[str, Any]:
@@ -124,6 +141,7 @@ def predict_request(model: LoadedModel, body: Any) -> dict[str, Any]:
     answer: dict[str, Any] = {"predictions": out["prediction"].tolist()}
     if hasattr(model.estimator, "classes_"):
         answer["classes"] = model.estimator.classes_.tolist()
+    if hasattr(model.estimator, "predict_proba"):  # an SVC classifies without probabilities
         answer["probabilities"] = out.filter(like=PROBABILITY_PREFIX).to_numpy().tolist()
     return answer
 

@@ -1,0 +1,185 @@
+"""``search.tune(X, y)``: the study ``search study`` runs, from a notebook, on data in memory.
+
+The same study, tracking, best model, registry and lineage as the command
+line; what differs is what a notebook needs: errors are exceptions (one line
+each), Ctrl-C (the kernel's interrupt) raises `KeyboardInterrupt` once every
+finished trial is saved and logged, a second one raises at once instead of
+ending the process, Optuna's INFO lines stay quiet, and the progress bar is
+the notebook's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from search import defaults
+from search.data import FRAME_PREFIX, DataError, DataSpec
+from search.evaluation import Scoring
+from search.interrupts import embedded
+from search.plugins import ALL_MODELS
+from search.report import ConsoleReporter, interrupted_line
+from search.stores.mlflow import quiet_mlflow
+from search.study.config import StudyConfig
+from search.study.runner import run_study
+from search.trials import seed_of
+
+if TYPE_CHECKING:
+    import numpy as np
+    import optuna
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+    from search.deliverable.champion import Registration
+    from search.study.outcome import StudyOutcome
+
+
+@dataclass
+class TuneResult:
+    """What `tune` found: the best configuration, its scores, the fitted model, and where it is all kept."""
+
+    #: The Optuna study (every trial, resumable with the same call).
+    study: optuna.study.Study
+    #: The best trial's model family and its estimator parameters.
+    best_model_name: str
+    best_params: dict[str, Any]
+    #: The metric optimised (``cv_accuracy``, ``cv_rmse``) and the best trial's value of it.
+    metric: str
+    best_score: float
+    #: The best configuration refitted on the training split, scored on the held-out test split.
+    test_score: float | None
+    #: The study's MLflow run (each trial is a child run of it) and experiment.
+    run_id: str
+    experiment_id: str
+    #: The logged best model (``models:/m-…``), and its registration with ``register=``.
+    model_uri: str | None
+    registration: Registration | None
+    _model: Pipeline | None = None
+    _outcome: StudyOutcome | None = None
+
+    @property
+    def model(self) -> Pipeline:
+        """The best configuration fitted on the training split, ready to ``predict`` raw rows like ``X``'s."""
+        if self._model is None and self._outcome is not None:
+            plan, best = self._outcome.plan, self.study.best_trial
+            spec, params = plan.space.decode(best.params)
+            self._model = spec.build(params, seed_of(best), plan.data.columns).fit(plan.data.X_train,
+                                                                                   plan.data.y_train)
+        return self._model
+
+
+def tune(
+    X: pd.DataFrame | np.ndarray,
+    y: pd.Series | np.ndarray | Sequence[Any] | None = None,
+    *,
+    target: str | None = None,
+    models: Sequence[str] = (ALL_MODELS,),
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    task: str | None = None,
+    metric: str | None = None,
+    cv: int = defaults.CV_FOLDS,
+    test_size: float = defaults.TEST_SIZE,
+    split_seed: int = defaults.SPLIT_SEED,
+    seed: int | None = None,
+    study_name: str | None = None,
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    register: str | None = None,
+    sampler: str = defaults.SAMPLER,
+    pruner: str = defaults.PRUNER,
+    log_model: bool = defaults.LOG_MODEL,
+    figures: bool = defaults.FIGURES,
+    progress: bool = True,
+) -> TuneResult:
+    """Tune ``models`` on ``X`` and ``y`` (or on the DataFrame ``X`` and its column ``target``); log it all to MLflow.
+
+    Calling it again with the same data and arguments resumes the study and adds ``n_trials`` more.
+    Arguments are those of ``search study`` (see ``search study --help``); ``models`` defaults to
+    every model that fits the task.
+
+    Example::
+
+        >>> import search
+        >>> from palmerpenguins import load_penguins
+        >>> result = search.tune(load_penguins(), target="species", models=["knn"], n_trials=5,
+        ...                      figures=False, progress=False)  # doctest: +SKIP
+        >>> result.best_params, result.best_score                # doctest: +SKIP
+        ({'n_neighbors': 7, 'weights': 'distance', 'p': 1}, 0.9883)
+        >>> result.model.predict(load_penguins().drop(columns="species").head(2))  # doctest: +SKIP
+        array(['Adelie', 'Adelie'], dtype=object)
+
+    Raises:
+        search.errors.InputError: a bad argument or unusable data (one line; nothing is created).
+        KeyboardInterrupt: interrupted; every finished trial is saved and logged.
+    """
+    import optuna
+
+    quiet_mlflow()  # our own lines say what happened; MLflow's would repeat them (or quote a password)
+    frame, target = _table(X, y, target)
+    config = StudyConfig(
+        models=tuple(models), n_trials=n_trials, timeout=timeout, study_name=study_name,
+        storage=storage or defaults.STORAGE, tracking=tracking_uri, experiment=experiment, sampler=sampler,
+        pruner=pruner, seed=seed, scoring=Scoring(metric, cv), log_model=log_model, figures=figures,
+        register=register,
+        data=DataSpec(FRAME_PREFIX + _digest(frame), target, test_size, split_seed, task, frame=frame),
+    )
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        with embedded():
+            outcome = run_study(config, ConsoleReporter(bar=progress, quiet=not progress))
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    if outcome.interrupted:
+        raise KeyboardInterrupt(f"search.tune: {interrupted_line(outcome)}")
+    return _result(outcome)
+
+
+def _table(X: Any, y: Any, target: str | None) -> tuple[pd.DataFrame, str]:
+    """One table holding the features and the target column, and that column's name."""
+    import pandas as pd
+
+    if y is None:
+        if target is None or not isinstance(X, pd.DataFrame):
+            raise DataError("give the target: tune(X, y), or tune(frame, target='column')")
+        return X, target
+    if target is not None:
+        raise DataError("give the target once: as y, or as the name of a column of X, not both")
+    features = X.copy() if isinstance(X, pd.DataFrame) else pd.DataFrame(X).rename(columns=lambda i: f"x{i}")
+    features.columns = [str(column) for column in features.columns]
+    name = str(getattr(y, "name", None) or "target")
+    if name in features.columns:
+        raise DataError(f"y is named {name!r}, like a column of X: rename one of them")
+    if len(y) != len(features):
+        raise DataError(f"X has {len(features)} rows and y {len(y)}: give one target per row")
+    features[name] = pd.Series(y).to_numpy()
+    return features, name
+
+
+def _digest(frame: pd.DataFrame) -> str:
+    """A short digest of the table's contents and column names: the same data resumes the same study."""
+    import pandas as pd
+
+    content = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    content.update("\x1f".join(map(str, frame.columns)).encode())
+    return content.hexdigest()[:12]
+
+
+def _result(outcome: StudyOutcome) -> TuneResult:
+    plan, study, delivered = outcome.plan, outcome.study, outcome.delivered
+    best = study.best_trial
+    spec, params = plan.space.decode(best.params)
+    scoring = plan.config.scoring
+    test = (delivered.metrics.get(f"test_{scoring.name}") if delivered is not None else None)
+    return TuneResult(
+        study=study, best_model_name=spec.name, best_params=params, metric=scoring.cv_name,
+        best_score=float(best.value), test_score=test, run_id=outcome.study_run_id,
+        experiment_id=outcome.experiment_id,
+        model_uri=f"models:/{delivered.model_id}" if delivered is not None and delivered.model_id else None,
+        registration=delivered.registration if delivered is not None else None,
+        _model=delivered.model if delivered is not None else None, _outcome=outcome,
+    )

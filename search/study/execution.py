@@ -1,0 +1,39 @@
+"""One worker's loop: take a slot of the command's quota, run one trial, log it, until the quota says stop."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from search.study.objective import make_objective
+from search.study.workers import run_trials
+
+if TYPE_CHECKING:
+    import optuna
+
+    from search.interrupts import Interrupts
+    from search.study.plan import StudyPlan
+    from search.study.workers import Quota
+    from search.tracking import MLflowCallback
+
+
+def run_quota(
+    study: optuna.study.Study,
+    plan: StudyPlan,
+    quota: Quota,
+    slot: int,
+    callback: MLflowCallback | None,
+    interrupts: Interrupts,
+) -> None:
+    """Take slots from ``quota`` as worker ``slot`` and run a trial for each, logging each with ``callback``."""
+    from threadpoolctl import threadpool_limits
+
+    objective = make_objective(plan.space, plan.data, plan.config.scoring, plan.seed, interrupts)
+    callbacks = [callback] if callback is not None else []
+
+    def run_one() -> None:
+        study.optimize(objective, n_trials=1, callbacks=callbacks, catch=(ValueError,), gc_after_trial=False)
+
+    # Trials are the unit of parallelism: one BLAS/OpenMP thread each. Under load, OpenMP's
+    # spinning threads made a kNN fit 10-20x slower here.
+    with threadpool_limits(limits=1):
+        run_trials(quota, slot, plan.config.n_jobs, run_one)

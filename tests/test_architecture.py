@@ -1,0 +1,127 @@
+"""The layout's promises, checked on the source: arrows point down only, modules stay small, own imports on top.
+
+- No import cycle among our modules (``search``, ``models``, ``cml``), counting
+  every import: at the top, inside functions, and for type checking only.
+- Our own modules are imported at the top of a file, where a reader sees a
+  module's place in the layering; only heavy third-party libraries are
+  imported lazily (for ``search --help`` to start at once), and so are our
+  modules that extend one of their classes (`HEAVY`).
+- No module over `MAX_LINES` lines.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+PACKAGES = ("search", "models")
+#: The CML scripts import each other by file name, as CML runs them (``import project``).
+CML = REPO / "cml"
+MAX_LINES = 300
+#: Our modules that subclass a heavy library's class at import: imported lazily, like the library.
+HEAVY = {"search.stores._claiming": "subclasses optuna's JournalStorage"}
+
+
+def modules() -> dict[str, Path]:
+    """Every module of ours by its import name."""
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            parts = path.relative_to(REPO).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    for path in sorted(CML.glob("*.py")):
+        found[path.stem] = path
+    return found
+
+
+def imports(path: Path, name: str, known: dict[str, Path]) -> Iterator[tuple[str, ast.stmt, bool]]:
+    """(our module imported, the statement, whether at the top) for every import in ``path``."""
+    tree = ast.parse(path.read_text())
+    top = set(map(id, tree.body))
+    for node in ast.walk(tree):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            targets = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        for target in targets:
+            if target in known and target != name:
+                yield target, node, id(node) in top or _under_type_checking(tree, node)
+
+
+def _under_type_checking(tree: ast.Module, node: ast.stmt) -> bool:
+    return any(isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING" and node in ast.walk(n)
+               for n in tree.body)
+
+
+def graph() -> dict[str, set[str]]:
+    """Each module's imports of ours; importing ``a.b.c`` also runs ``a`` and ``a.b`` (their ``__init__``)."""
+    known = modules()
+    edges: dict[str, set[str]] = {name: set() for name in known}
+    for name, path in known.items():
+        for target, _, _ in imports(path, name, known):
+            parts = target.split(".")
+            for depth in range(1, len(parts) + 1):
+                prefix = ".".join(parts[:depth])
+                if prefix in known and prefix != name and not name.startswith(prefix + "."):
+                    edges[name].add(prefix)
+    return edges
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in edges[node]:
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in edges:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle_among_our_modules():
+    assert cycles(graph()) == []
+
+
+def test_the_checker_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_our_own_modules_are_imported_at_the_top():
+    known = modules()
+    inside = [f"{path.relative_to(REPO)}:{node.lineno} imports {target}"
+              for name, path in known.items()
+              for target, node, at_top in imports(path, name, known) if not at_top and target not in HEAVY]
+    assert inside == []
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_no_module_is_over_300_lines(name):
+    lines = len(modules()[name].read_text().splitlines())
+    assert lines <= MAX_LINES, f"{name} has {lines} lines"
