@@ -14,9 +14,11 @@ too): their owner stops them with SIGTERM, which they treat as the first signal.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -71,6 +73,10 @@ class Interrupts:
         self._signalled = signalled
         self._fitting = interruptible
         self._pending = False  # a signal came inside `writing`: it raises when the write is done
+        self._signum = signal.SIGINT  # the first signal, to deliver again if a finaliser swallowed what it raised
+        self._swallowed = False
+        self._in_hook = False
+        self._previous_hook = sys.unraisablehook
         self._announce = None if worker or announce is None else f"\nsearch: {announce}\n".encode()
         self._previous: dict[int, object] = {}
 
@@ -83,12 +89,16 @@ class Interrupts:
             for signum in STOP_SIGNALS:
                 ignored = self._worker and signum != signal.SIGTERM
                 self._previous[signum] = signal.signal(signum, signal.SIG_IGN if ignored else self._handle)
+            self._previous_hook = sys.unraisablehook
+            sys.unraisablehook = self._unraisable
             _active.append(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+        if self._previous:
+            sys.unraisablehook = self._previous_hook
         if self._previous and _active and _active[-1] is self:
             _active.pop()
         self._previous.clear()
@@ -123,6 +133,15 @@ class Interrupts:
             self._fitting = before
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._swallowed:  # our own second delivery of the first signal
+            if self._in_hook:  # not yet back in the fit: once more, later
+                _deliver_later(signum)
+                return
+            self._swallowed = False
+            if self._fitting:
+                self._fitting = False
+                raise Interrupted()
+            return
         if self._signalled:
             if self._worker:
                 return  # the owner decides; a group signal may reach a worker twice
@@ -142,8 +161,22 @@ class Interrupts:
         self._stop()
         if self._fitting:
             self._fitting = False
+            self._signum = signum
             raise Interrupted()
         self._pending = True
+
+    def _unraisable(self, unraisable: sys.UnraisableHookArgs) -> None:
+        """A signal handler runs wherever Python is, a garbage collector's finaliser included, which drops
+        what it raises (with a traceback on stderr): the fit would go on. Deliver the signal again instead."""
+        if not isinstance(unraisable.exc_value, Interrupted):
+            self._previous_hook(unraisable)
+            return
+        self._fitting = True  # the finaliser ran inside the fit the signal was meant to end
+        self._swallowed = self._in_hook = True
+        try:
+            _deliver_later(self._signum)
+        finally:
+            self._in_hook = False
 
 
 #: The signal handling in force in the main thread, innermost last.
@@ -175,6 +208,14 @@ def shielded() -> Iterator[None]:
 def stop_requested() -> bool:
     """Whether the command has been asked to stop (a signal came) and is still finishing."""
     return bool(_active) and _active[-1].signalled
+
+
+def _deliver_later(signum: int) -> None:
+    """Have the main thread run ``signum``'s handler again, from another thread: never inside the caller.
+
+    A raw thread, not `threading`: a signal handler must not wait on the locks the code it interrupted may hold.
+    """
+    _thread.start_new_thread(_thread.interrupt_main, (signum,))
 
 
 def _detach_from_terminal() -> None:

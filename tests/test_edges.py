@@ -144,6 +144,32 @@ def test_a_signal_during_registration_takes_the_version_back_and_leaves_the_alia
     assert client.get_model_version_by_alias("clf", "champion").version == first.version
 
 
+class _Finalised:
+    """An object whose finaliser is where Python runs a signal's handler (as SQLAlchemy's weakref callbacks were)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+
+    def __del__(self) -> None:
+        signal.raise_signal(self.signum)  # the handler runs at the next call, inside this finaliser
+        len("the handler's raise happens here, and Python drops what a finaliser raises")
+
+
+@pytest.mark.parametrize("worker", [False, True], ids=["command", "worker"])
+def test_a_signal_handled_inside_a_finaliser_still_ends_the_fit_without_a_traceback(capfd, worker):
+    signum = signal.SIGTERM if worker else signal.SIGINT
+    stops = []
+    interrupts = Interrupts(stop=lambda: stops.append(1), worker=worker, announce=None)
+    with interrupts, pytest.raises(Interrupted), interrupts.fitting():
+        finalised = _Finalised(signum)
+        del finalised  # finalised at once: the signal's handler runs inside `__del__`
+        for _ in range(1000):  # the fit goes on, for seconds at most: the signal must end it meanwhile
+            time.sleep(0.01)
+        pytest.fail("the fit went on after the signal")
+    assert stops == [1]
+    assert "Traceback" not in capfd.readouterr().err
+
+
 # -- the tracking library under timing it did not expect ---------------------------------------------
 
 
