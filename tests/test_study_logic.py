@@ -1,6 +1,6 @@
 """A study's logic in-process, on real Optuna storages: planning, resuming, quotas, shares, orphans, stores.
 
-No process is started and no MLflow store is touched: these are the fast
+No MLflow store is touched and a process is started only where a process boundary is the point: these are the fast
 checks of the decisions the study commands take.
 """
 
@@ -249,6 +249,36 @@ study = optuna.load_study(study_name="s", storage=storage)
 study.ask()  # a new trial, or the queued one
 os._exit(0)  # killed before any objective could record anything
 """
+
+
+def _load_in_a_forked_helper(storage: optuna.storages.BaseStorage) -> None:
+    for _ in range(3):  # as a figure process or a worker reads the study
+        optuna.load_study(study_name="s", storage=storage).trials  # noqa: B018 - the read is the point
+
+
+def test_a_forked_helper_never_talks_over_the_parents_postgresql_connections(postgres_url):
+    import psycopg
+    from sqlalchemy import text
+
+    from search.tracking._processes import process_context
+
+    storage = open_storage(resolve_storage(postgres_url))
+    optuna.create_study(study_name="s", storage=storage)
+    held = [storage.engine.connect() for _ in range(3)]  # three connections idle in the pool, as in a study
+    parents = [c.execute(text("SELECT pg_backend_pid()")).scalar() for c in held]
+    for connection in held:
+        connection.close()
+    helper = process_context().Process(target=_load_in_a_forked_helper, args=(storage,))
+    with psycopg.connect(postgres_url, autocommit=True) as watcher:  # outside the pool
+        before = watcher.execute("SELECT clock_timestamp()").fetchone()[0]
+        helper.start()
+        helper.join()
+        last_used = dict(watcher.execute(
+            "SELECT pid, state_change FROM pg_stat_activity WHERE pid = ANY(%s)", [parents]
+        ).fetchall())
+    assert helper.exitcode == 0
+    assert sorted(last_used) == sorted(parents), "the parent's connections are all still open"
+    assert all(last_used[pid] < before for pid in parents), "the helper sent nothing over the parent's connections"
 
 
 @pytest.mark.parametrize("queued", [False, True], ids=["new", "queued"])

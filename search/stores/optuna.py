@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from search.errors import InputError, SearchError
 from search.stores.urls import Kind, Store
 from search.text import one_line
+from search.tracking._processes import forget_in_children
 from search.tracking._store import creating
 
 if TYPE_CHECKING:
@@ -88,18 +89,21 @@ def _open(
     if read_only:
         if store.path is not None and not store.path.is_file():
             raise StorageURLError(f"no Optuna storage at {store.path}: run a study first, or pass --storage")
-        return optuna.storages.RDBStorage(
+        storage = optuna.storages.RDBStorage(
             store.url, engine_kwargs=_engine_kwargs(store), skip_compatibility_check=True, skip_table_creation=True
         )
-    beat = {}
-    if heartbeat:
-        beat = {
-            "heartbeat_interval": HEARTBEAT_SECONDS,
-            "grace_period": GRACE_SECONDS,
-            "heartbeat_stale_trial_callback": stale_trial_retry(),
-        }
-    with creating(store.path if store.kind is Kind.sqlite else None):  # one creates the tables; others wait
-        return optuna.storages.RDBStorage(store.url, engine_kwargs=_engine_kwargs(store), **beat)
+    else:
+        beat = {}
+        if heartbeat:
+            beat = {
+                "heartbeat_interval": HEARTBEAT_SECONDS,
+                "grace_period": GRACE_SECONDS,
+                "heartbeat_stale_trial_callback": stale_trial_retry(),
+            }
+        with creating(store.path if store.kind is Kind.sqlite else None):  # one creates the tables; others wait
+            storage = optuna.storages.RDBStorage(store.url, engine_kwargs=_engine_kwargs(store), **beat)
+    forget_in_children(storage.engine)  # its pre-ping must never reach a forked helper's copy of the pool
+    return storage
 
 
 def _journal(

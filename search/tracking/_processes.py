@@ -7,7 +7,10 @@ conversation. SQLAlchemy's documented recipe ("Using Connection Pools with
 Multiprocessing or os.fork()"), applied to every pool, makes a child drop such
 a connection (without closing it: it is still the parent's) and open its own.
 Forking a process that runs threads can copy a held lock, so then a fresh
-interpreter is started instead (``spawn``).
+interpreter is started instead (``spawn``). That guard runs after a pool's
+pre-ping, which a child would send over the parent's socket (and a failed ping
+closes it): an engine with pre-ping is passed to `forget_in_children`, the
+recipe's other half, so a child starts it with an empty pool.
 
 A helper must never outlive its owner: `watch_parent` ends it within a second
 of the owner's death (kill -9 included), whatever it is doing.
@@ -20,16 +23,20 @@ import os
 import sys
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
     from multiprocessing.process import BaseProcess
 
+    from sqlalchemy.engine import Engine
     from sqlalchemy.engine.interfaces import DBAPIConnection
     from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 _guarded = False
+#: Engines a forked child starts with an empty pool (see `forget_in_children`).
+_forgotten_in_children: weakref.WeakSet[Engine] = weakref.WeakSet()
 #: How often a helper looks whether its owner is still there.
 PARENT_CHECK_SECONDS = 0.5
 
@@ -71,6 +78,19 @@ def watch_parent(owner: int, exit_code: int = 1) -> None:
         os._exit(exit_code)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def forget_in_children(engine: Engine) -> None:
+    """Have a forked child start ``engine`` with an empty pool, never touching the parent's connections."""
+    _forgotten_in_children.add(engine)
+
+
+def _empty_inherited_pools() -> None:
+    for engine in list(_forgotten_in_children):
+        engine.dispose(close=False)  # SQLAlchemy's recipe: the parent's connections are dropped, not closed
+
+
+os.register_at_fork(after_in_child=_empty_inherited_pools)
 
 
 def _guard_pooled_connections() -> None:
