@@ -105,9 +105,19 @@ class Interrupts:
 
     @contextmanager
     def fitting(self) -> Iterator[None]:
-        """Mark a stretch of pure computation (a fit) in which a signal may raise `Interrupted` at once."""
+        """Mark a stretch of pure computation (a fit) in which a signal may raise `Interrupted` at once.
+
+        Compiled code may turn what a signal raised into its own error (a Cython buffer check raises
+        ValueError): an error that follows a signal received during the fit is the interruption.
+        """
+        signalled_before = self._signalled
         with self._marked(fitting=True):
-            yield
+            try:
+                yield
+            except Exception as error:
+                if self._signalled and not signalled_before:
+                    raise Interrupted() from error
+                raise
 
     @contextmanager
     def writing(self) -> Iterator[None]:

@@ -170,6 +170,24 @@ def test_a_signal_handled_inside_a_finaliser_still_ends_the_fit_without_a_traceb
     assert "Traceback" not in capfd.readouterr().err
 
 
+def _a_compiled_fit_that_rewrites_errors() -> None:
+    try:
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C, handled inside the fit
+        for _ in range(1000):
+            time.sleep(0.01)
+    except KeyboardInterrupt:  # as scikit-learn's Cython buffer checks turn it
+        raise ValueError("'T{=d:sum_gradients:}' is not a valid PEP 3118 buffer format string") from None
+
+
+def test_an_error_a_library_made_of_the_signal_is_recorded_as_the_interruption_it_is():
+    interrupts = Interrupts(stop=lambda: None, announce=None)
+    with interrupts, pytest.raises(Interrupted) as raised, interrupts.fitting():
+        _a_compiled_fit_that_rewrites_errors()
+    assert isinstance(raised.value.__cause__, ValueError), "the library's error stays as the cause"
+    with interrupts, pytest.raises(ValueError, match="genuine"), interrupts.fitting():
+        raise ValueError("genuine: a fit that fails after an earlier signal fails as itself")
+
+
 # -- the tracking library under timing it did not expect ---------------------------------------------
 
 
