@@ -157,6 +157,24 @@ def test_plot_writes_the_figures_and_says_which_need_more_trials(search_cli, wor
     assert "param_importances.png: skipped (needs 3 complete trials, it has 1)" in result.stdout
 
 
+def test_figures_too_few_trials_per_model_are_said_in_one_line_not_nine():
+    from search.deliverable.figures import Figure, skip_lines
+
+    def few(filename: str, needs: int) -> Figure:
+        return Figure(filename, skipped=f"{filename}: skipped (needs {needs}, it has 1)", needs=needs)
+
+    single = [few("param_importances.png", 3), few("parallel_coordinate.png", 2)]
+    assert skip_lines(single) == [made.skipped for made in single], "one model: each figure says why"
+    several = [few(f"{kind}_{model}.png", needs) for model in ("knn", "random-forest", "my_model")
+               for kind, needs in (("param_importances", 3), ("parallel_coordinate", 2), ("slice", 1))]
+    failed = Figure("model_choice.png", skipped="model_choice.png: skipped (no complete trial to draw)")
+    assert skip_lines([failed, *several]) == [
+        failed.skipped,
+        "9 figures skipped, too few complete trials yet (param_importances needs 3, parallel_coordinate needs 2, "
+        "slice needs 1): knn, random-forest, my_model",
+    ]
+
+
 @pytest.mark.slow  # a whole study with its helper processes
 def test_a_study_of_several_models_explains_the_model_choice(search_cli, tracking_uri):
     result = search_cli("study", "knn", "rf", "--n-trials", "8", "--seed", "3", "--pruner", "none", "--no-progress",

@@ -43,6 +43,8 @@ class Figure:
     filename: str
     figure: MatplotlibFigure | None = None
     skipped: str = ""
+    #: Skipped because the study has fewer complete trials than this figure needs (0: for another reason).
+    needs: int = 0
 
 
 def study_figures(study: optuna.study.Study) -> Iterator[Figure]:
@@ -77,6 +79,8 @@ def _of_parameters(study: optuna.study.Study, suffix: str, plots: ModuleType, me
 
 #: Complete trials a figure needs to say anything (Optuna would rank parameters of one trial as equal).
 MIN_TRIALS = {"param_importances": 3, "parallel_coordinate": 2}
+#: The figures drawn for each model of a several-model study (their names end with the model's).
+PER_MODEL = ("param_importances", "parallel_coordinate", "slice")
 #: A figure's height, and the width each of its panels gets (a slice plot has one per parameter).
 HEIGHT, PANEL_WIDTH, MIN_WIDTH = 5.5, 3.6, 10.0
 
@@ -89,7 +93,7 @@ def _made(filename: str, study: optuna.study.Study, draw: Callable[[], Any]) -> 
     complete = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
     if complete < needed:
         return Figure(filename, skipped=f"{filename}: skipped (needs {plural(needed, 'complete trial')}, "
-                                        f"it has {complete})")
+                                        f"it has {complete})", needs=needed)
     with warnings.catch_warnings():  # "experimental" visualisations, and their hints on empty studies
         warnings.simplefilter("ignore")
         try:
@@ -163,11 +167,11 @@ def log_figures(client: MlflowClient, run_id: str, study: optuna.study.Study) ->
     skipped = []
     for made in study_figures(study):
         if made.figure is None:
-            skipped.append(made.skipped)
+            skipped.append(made)
             continue
         client.log_figure(run_id, made.figure, f"plots/{made.filename}")
         plt.close(made.figure)
-    return skipped
+    return skip_lines(skipped)
 
 
 def write_figures(study: optuna.study.Study, folder: os.PathLike) -> tuple[list, list]:
@@ -184,13 +188,35 @@ def write_figures(study: optuna.study.Study, folder: os.PathLike) -> tuple[list,
     written, skipped = [], []
     for made in study_figures(study):
         if made.figure is None:
-            skipped.append(made.skipped)
+            skipped.append(made)
             continue
         path = folder / made.filename
         made.figure.savefig(path, dpi=100)
         plt.close(made.figure)
         written.append(path)
-    return written, skipped
+    return written, skip_lines(skipped)
+
+
+def skip_lines(skipped: list[Figure]) -> list[str]:
+    """A line per skipped figure; those a several-model study has too few trials for yet, in one line."""
+    few = [made for made in skipped if made.needs]
+    if len(few) <= 2:
+        return [made.skipped for made in skipped]
+    needs, models = {}, {}
+    for made in few:
+        kind, model = _kind_and_model(made.filename)
+        needs[kind] = made.needs
+        models[model] = None
+    return [*(made.skipped for made in skipped if not made.needs),
+            f"{len(few)} figures skipped, too few complete trials yet "
+            f"({', '.join(f'{kind} needs {n}' for kind, n in needs.items())})"
+            + (f": {', '.join(models)}" if any(models) else "")]
+
+
+def _kind_and_model(filename: str) -> tuple[str, str]:
+    name = filename.removesuffix(".png")
+    kind = next((kind for kind in PER_MODEL if name.startswith(kind)), name)
+    return kind, name.removeprefix(kind).removeprefix("_")
 
 
 def log_explanation(client: MlflowClient, run_id: str, study: optuna.study.Study) -> list[str]:
