@@ -81,7 +81,8 @@ def test_the_champion_moves_only_to_a_better_version(search_cli, tracking_uri):
     assert str(client.get_model_version_by_alias("knn-clf", "champion").version) == "2"
 
     same = _study(search_cli, "--n-trials", "1", "--seed", "2", "--register", "knn-clf", "--no-figures")
-    assert "Best model: unchanged" in same.stdout and "Registry" not in same.stdout
+    assert "Best model: unchanged" in same.stdout
+    assert "Registry: 'knn-clf' version 2 already holds this model; champion: version 2" in same.stdout
     assert len(client.search_model_versions("name = 'knn-clf'")) == 2
     assert len(client.search_logged_models(experiment_ids=[_parent(tracking_uri).info.experiment_id])) == 2
 

@@ -20,12 +20,12 @@ from search.deliverable.champion import (
     Registration,
     direction_tag,
     register_version,
+    registered_already,
 )
 from search.deliverable.figures import log_explanation
 from search.deliverable.logged_model import log_fitted_model
 from search.evaluation import fit_and_score
 from search.interrupts import Interrupted, shielded
-from search.tracking._client import quote
 from search.trials import seed_of
 
 if TYPE_CHECKING:
@@ -215,7 +215,10 @@ def _deliver_model(
             # Logged: a signal that came meanwhile stops what is left, the registration.
             delivered.refitted, delivered.model, delivered.step = True, model, "registering"
     delivered.step = "registering"
-    if register is not None and not _registered(client, register, delivered.model_id):
+    if register is None:
+        return
+    delivered.registration = registered_already(client, register, delivered.model_id)
+    if delivered.registration is None:
         test = delivered.metrics.get(f"test_{scoring.name}")
         version_tags = {"study": study.study_name, "trial": best.number, METRIC_TAG: scoring.cv_name,
                         SCORE_TAG: best.value, DIGEST_TAG: lineage.digest, **direction_tag(scoring)}
@@ -223,13 +226,3 @@ def _deliver_model(
             version_tags["test_score"] = test
         delivered.registration = register_version(client, register, delivered.model_id, run_id, version_tags)
 
-
-def _registered(client: MlflowClient, name: str, model_id: str) -> bool:
-    """Whether logged model ``model_id`` is already a version of ``name``."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        versions = client.search_model_versions(f"name = {quote(name)}")
-    except MlflowException:
-        return False
-    return any(v.source == f"models:/{model_id}" for v in versions)

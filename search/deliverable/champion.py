@@ -37,9 +37,13 @@ class Registration:
     champion: str
     previous: str | None
     reason: str = ""
+    #: The version held this model before this command (it registered nothing).
+    already: bool = False
 
     def describe(self) -> str:
         """One line for a summary."""
+        if self.already:
+            return f"{self.name!r} version {self.version} already holds this model; champion: version {self.champion}"
         registered = f"registered {self.name!r} version {self.version}"
         if self.champion == self.version:
             was = f" (was {self.previous})" if self.previous and self.previous != self.version else ""
@@ -89,6 +93,22 @@ def _register(client: MlflowClient, name: str, model_id: str, run_id: str, tags:
     client.set_registered_model_alias(name, ALIAS, mine)
     champion = _converge(client, name, version)
     return Registration(name, mine, champion, held, "" if champion == mine else "scored better (registered meanwhile)")
+
+
+def registered_already(client: MlflowClient, name: str, model_id: str) -> Registration | None:
+    """What the registry says of logged model ``model_id`` if it is already a version of ``name``."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client.search_model_versions(f"name = {quote(name)}")
+    except MlflowException:
+        return None
+    mine = next((str(v.version) for v in versions if v.source == f"models:/{model_id}"), None)
+    if mine is None:
+        return None
+    holder = _champion(client, name)
+    champion = str(holder.version) if holder is not None else "none"
+    return Registration(name, mine, champion, None, already=True)
 
 
 def _champion(client: MlflowClient, name: str) -> ModelVersion | None:
