@@ -126,14 +126,14 @@ class Scoring:
                 smallest = str(classes[counts.argmin()])
                 raise InputError(
                     f"--cv {self.cv} needs at least {self.cv} samples of every class in the training split of "
-                    f"{data.source}; class {smallest!r} has {counts.min()}"
+                    f"{data.source}; class {smallest!r} has {counts.min()}{_fewer_folds(counts.min())}"
                 )
             constant = DummyClassifier(strategy="prior")
         else:
             classes = []
             if self.cv > len(data.y_train):
                 raise InputError(f"--cv {self.cv} needs at least {self.cv} rows in the training split of "
-                                 f"{data.source}; it has {len(data.y_train)}")
+                                 f"{data.source}; it has {len(data.y_train)}{_fewer_folds(len(data.y_train))}")
             constant = DummyRegressor()
         try:
             with warnings.catch_warnings():
@@ -228,3 +228,8 @@ def evaluate(
     result.metrics[scoring.cv_name] = result.cv_score
     result.metrics[f"{scoring.cv_name}_std"] = result.cv_std
     return result
+
+
+def _fewer_folds(available: int) -> str:
+    """What a table too small for the folds asked for can do instead."""
+    return f" (try --cv {available})" if available >= 2 else " (too few to cross-validate: more rows are needed)"

@@ -38,7 +38,7 @@ KNOWN = "hist-gradient-boosting, knn, linear, random-forest, svm"
         (["best", "nothing-here"], "optuna.db: run a study first"),
         (["trials", "x", "--format", "xml"], "Invalid value for '--format': 'xml' is not one of 'table'"),
         (["run", "knn", "--cv", "1"], "--cv must be at least 2 folds"),
-        (["run", "knn", "--data", "iris", "--cv", "40"], "--cv 40 needs at least 40 samples of every class"),
+        (["run", "knn", "--data", "iris", "--cv", "40"], "class '1' has 37 (try --cv 37)"),
         (["run", "knn", "--n-neighbors", "900"], "cannot evaluate knn on synthetic"),
         (["ui", "--port", "70000"], "Invalid value for '--port'"),
     ],
