@@ -59,6 +59,14 @@ class TuneResult:
     _model: Pipeline | None = None
     _outcome: StudyOutcome | None = None
 
+    def __repr__(self) -> str:
+        """What a notebook shows for ``result``: the findings and where they are, never the data it holds."""
+        test = "" if self.test_score is None else f", test_score={self.test_score:.4f}"
+        registered = "" if self.registration is None else f", registration={self.registration.describe()!r}"
+        return (f"TuneResult(study={self.study.study_name!r}, {len(self.study.trials)} trials, "
+                f"best_model_name={self.best_model_name!r}, {self.metric}={self.best_score:.4f}{test}, "
+                f"best_params={self.best_params!r}, run_id={self.run_id!r}, model_uri={self.model_uri!r}{registered})")
+
     @property
     def model(self) -> Pipeline:
         """The best configuration fitted on the training split, ready to ``predict`` raw rows like ``X``'s."""

@@ -243,6 +243,9 @@ def test_tune_runs_a_regression_study_from_a_dataframe(workdir, tracking_uri):
     assert result.best_score == pytest.approx(result.study.best_value) and result.best_score > 0
     assert result.test_score is not None and result.test_score > 0
     assert result.registration is not None and result.registration.champion == "1"
+    shown = repr(result)  # what a notebook cell ending in `result` shows
+    assert f"cv_rmse={result.best_score:.4f}" in shown and "champion: version 1" in shown
+    assert len(shown) < 1000 and "bmi" not in shown, "the findings, never the data"
     predictions = result.model.predict(X.head(3))
     assert predictions.shape == (3,)
     from mlflow import MlflowClient
