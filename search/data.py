@@ -203,8 +203,18 @@ def _checked_target(raw: _Raw, task: Task) -> pd.Series:
         if y.isna().any() or not np.isfinite(y.to_numpy(dtype=float)).all():
             raise DataError(f"{raw.description}: regression needs a number in every row of {raw.target_name!r}")
         return y.astype(float)
-    if raw.y.nunique() < 2:
+    counts = raw.y.value_counts()
+    if len(counts) < 2:
         raise DataError(f"{raw.description} has only one class: a classifier needs at least two")
+    single = counts[counts < 2]
+    if len(single):
+        numeric = pd.api.types.is_numeric_dtype(raw.y) and not pd.api.types.is_bool_dtype(raw.y)
+        hint = (f"; with {len(counts)} distinct values, is it a quantity? then --task regression" if numeric
+                else "; add rows of that class, or leave its row out")
+        which = f"class {str(single.index[0])!r} has" if len(single) == 1 else \
+            f"{len(single)} classes have (e.g. {str(single.index[0])!r})"
+        raise DataError(f"{raw.description}: {which} a single row in {raw.target_name!r}, and a class needs two "
+                        f"to be in both the train and the test split{hint}")
     return raw.y
 
 

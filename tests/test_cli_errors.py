@@ -104,6 +104,8 @@ def _csv(path, rows):
         (["--seed", "-1"], "--seed must be between 0 and 4294967295, got -1"),
         (["--study-name", "s" * 5000], "--study-name is 5000 characters long; MLflow keeps at most 250"),
         (["--data", "{one_class}", "--target", "y"], "has only one class"),
+        (["--data", "{quantity}", "--target", "y", "--task", "classification"],
+         "is it a quantity? then --task regression"),
         (["--data", "{infinite}", "--target", "y"], "has infinite values"),
         (["--data", "{labels}"], "for a CSV file, name its target column with --target"),
         (["--storage", "sqlite:///same.db", "--tracking-uri", "sqlite:///same.db"], "are the same file"),
@@ -127,6 +129,7 @@ def test_a_study_input_error_is_one_line_and_creates_nothing(search_cli, workdir
 
     files = {
         "one_class": _csv(workdir / "one.csv", ["a,y"] + [f"{i},1" for i in range(20)]),
+        "quantity": _csv(workdir / "quantity.csv", ["a,y"] + [f"{i},{i + 0.5}" for i in range(20)]),
         "infinite": _csv(workdir / "inf.csv", ["a,y", "inf,0", "1,1", "2,0", "3,1"]),
         "labels": _csv(workdir / "labels.csv", ["a,label", "1,0", "2,1"]),
         "garbage": str(workdir / "garbage.db"),

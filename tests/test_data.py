@@ -35,6 +35,8 @@ def test_csv_with_target_column(tmp_path):
         ("a,y\n", "y", "has no rows"),
         ("a,y\n1,\n2,\n", "y", "has no value in its target column 'y'"),
         ("a,b,y\n" + "5,,0\n5,,1\n" * 4, "y", "has no usable feature column"),
+        ("a,y\n" + "1,cat\n2,dog\n" * 10 + "3,bird\n", "y",
+         "class 'bird' has a single row in 'y', .* add rows of that class, or leave its row out"),
     ],
 )
 def test_unusable_csv_gives_one_line_naming_the_problem(tmp_path, content, target, message):
