@@ -102,7 +102,8 @@ def _open(
             }
         with creating(store.path if store.kind is Kind.sqlite else None):  # one creates the tables; others wait
             storage = optuna.storages.RDBStorage(store.url, engine_kwargs=_engine_kwargs(store), **beat)
-    forget_in_children(storage.engine)  # its pre-ping must never reach a forked helper's copy of the pool
+    if store.kind is not Kind.sqlite:
+        forget_in_children(storage.engine)  # its pre-ping must never reach a forked helper's copy of the pool
     return storage
 
 
