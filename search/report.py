@@ -11,6 +11,7 @@ import shlex
 import shutil
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -18,7 +19,7 @@ from search import defaults
 from search.stores.mlflow import ui_address
 from search.study.progress import Reporter
 from search.text import numbers_text, plural
-from search.tracking import FAIL_REASON_ATTRIBUTE_KEY, METRICS_ATTRIBUTE_KEY, PARTIAL_SUFFIX
+from search.tracking import FAIL_REASON_ATTRIBUTE_KEY, INTERRUPTED_REASON, METRICS_ATTRIBUTE_KEY, PARTIAL_SUFFIX
 
 if TYPE_CHECKING:
     import optuna
@@ -155,7 +156,7 @@ def summary(outcome: StudyOutcome, ui: str | None = None) -> list[str]:
     if outcome.worker_errors:
         lines += [f"  {error}" for error in outcome.worker_errors]
     if outcome.repaired:
-        lines.append(f"Repaired MLflow: {outcome.repaired.describe()}.")
+        lines += _repair_lines(outcome, trials)
     if outcome.delivered is not None:
         lines += outcome.delivered.lines(config.scoring.name)
     if outcome.delivery_error is not None:
@@ -169,6 +170,20 @@ def summary(outcome: StudyOutcome, ui: str | None = None) -> list[str]:
     lines.append(f"MLflow: {plan.tracking}, experiment {plan.experiment!r} (id {outcome.experiment_id}), "
                  f"study run {outcome.study_run_id}")
     lines += ui_hint(plan.tracking, outcome.experiment_id, ui)
+    return lines
+
+
+def _repair_lines(outcome: StudyOutcome, trials: list[optuna.trial.FrozenTrial]) -> list[str]:
+    """What the write-up logged in MLflow. A trial this command's signal cut short is logged then, as a rule
+    (the signal passes Optuna's callbacks by): that is no repair, and the summary does not call it one."""
+    cut_short = {t.number for t in trials if outcome.interrupted and t.state.name == "FAIL"
+                 and str(t.user_attrs.get(FAIL_REASON_ATTRIBUTE_KEY, "")).startswith(INTERRUPTED_REASON)}
+    repaired = outcome.repaired
+    ours = [n for n in repaired.created if n in cut_short]
+    rest = replace(repaired, created=[n for n in repaired.created if n not in cut_short])
+    lines = [f"Logged the {'trial' if len(ours) == 1 else 'trials'} cut short: {numbers_text(ours)}."] if ours else []
+    if rest:
+        lines.append(f"Repaired MLflow: {rest.describe()}.")
     return lines
 
 

@@ -139,7 +139,7 @@ def test_interrupted_study_keeps_every_finished_trial_logged(workdir, client, st
                 break
             time.sleep(0.2)
         process.send_signal(signal.SIGINT)
-        _out, err = process.communicate(timeout=120)
+        out, err = process.communicate(timeout=120)
     finally:
         process.kill()
     assert process.returncode == 130, err
@@ -153,3 +153,6 @@ def test_interrupted_study_keeps_every_finished_trial_logged(workdir, client, st
     parents, children = _study_runs(client, "random-forest")
     assert len(parents) == 1 and parents[0].info.status == "KILLED"
     assert sorted(int(c.data.tags["number"]) for c in children) == sorted(t.number for t in finished)
+    cut_short = [t.number for t in finished if t.state.name == "FAIL"]  # none if the signal fell between trials
+    assert "Repaired MLflow" not in out, "logging the trial the signal cut short is no repair"
+    assert all(f"Logged the trial cut short: {n}." in out for n in cut_short), out
