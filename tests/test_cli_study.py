@@ -1,6 +1,7 @@
 """``search study``: what a user sees in MLflow after a study, resuming, and interruption."""
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -119,6 +120,26 @@ def test_installed_console_script_runs_a_study(run_cli, client):
     assert [line.split()[1] for line in lines] == ["0", "1", "2"]  # Optuna's trial numbers, as MLflow's run names
     assert lines[-1].endswith("[3 of 3]")
     assert len(_study_runs(client, "knn")[1]) == 3
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_the_trials_says_so_and_leaves_stores_the_next_command_uses(workdir):
+    # The start line comes before the MLflow store is made and migrated: the signal lands in that work.
+    process = subprocess.Popen([SEARCH, "study", "knn", "-n", "1", "--no-progress", "--no-figures"], cwd=workdir,
+                               env={**cli_env(), "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert process.stdout.readline().startswith("Study 'knn'")
+        os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C, to the whole group
+        _out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err, err
+    assert not list(workdir.glob(".*.creating")), "no half-made store left beside the real one"
+    again = subprocess.run([SEARCH, "study", "knn", "-n", "1", "--no-progress", "--no-figures"], cwd=workdir,
+                           env=cli_env(), capture_output=True, text=True, timeout=240)
+    assert again.returncode == 0, again.stderr
 
 
 @pytest.mark.slow

@@ -30,6 +30,7 @@ from search.cli.ui import ui
 from search.cli.usage import PlainUsage
 from search.deliverable.lineage import record_command
 from search.errors import SearchError
+from search.interrupts import EXIT_CODE
 from search.stores.mlflow import quiet_mlflow
 from search.text import error_line as format_error
 from search.text import mask, warnings_as_lines
@@ -108,4 +109,6 @@ def main(argv: list[str] | None = None) -> None:
             raise
         error_line(f"unexpected {type(error).__name__}: {mask(str(error))} (set SEARCH_DEBUG=1 for the traceback)")
         sys.exit(1)
+    if result == EXIT_CODE:  # Typer's answer to a Ctrl-C before a command's own handling took over
+        error_line("interrupted")
     sys.exit(result if isinstance(result, int) else 0)

@@ -89,4 +89,4 @@ def study(
     outcome = run_study(config, reporter)
     if outcome.interrupted:
         print(f"search: {interrupted_line(outcome)}", file=sys.stderr)
-        raise typer.Exit(EXIT_CODE)
+        sys.exit(EXIT_CODE)  # not typer.Exit: its 130 is Typer's word for a Ctrl-C nobody reported (see main)

@@ -67,5 +67,35 @@ def prepare_store(tracking_uri: str) -> None:
         return
     from mlflow import MlflowClient
 
-    with creating(sqlite_file(tracking_uri)):
+    path = sqlite_file(tracking_uri)
+    with creating(path):
+        if path is not None and not path.exists():
+            _create_whole(path)
         MlflowClient(tracking_uri).search_experiments(max_results=1)
+
+
+def _create_whole(path: Path) -> None:
+    """Make and migrate a new sqlite store under another name, then rename it into place.
+
+    A store whose migration was cut short (Ctrl-C, kill -9) is never left half-made: every later
+    command failed on it ("table _alembic_tmp_tags already exists").
+    """
+    from mlflow import MlflowClient
+
+    making = path.with_name(f".{path.name}.{os.getpid()}.creating")
+    try:
+        MlflowClient(SQLITE_PREFIX + str(making)).search_experiments(max_results=1)
+        os.replace(making, path)
+    except BaseException as error:
+        making.unlink(missing_ok=True)
+        if not isinstance(error, KeyboardInterrupt) and _interrupted(error):
+            raise KeyboardInterrupt from None  # MLflow's migration turns a Ctrl-C into its own database errors
+        raise
+
+
+def _interrupted(error: BaseException | None) -> bool:
+    while error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
