@@ -103,6 +103,11 @@ def timeout() -> float | None:
     return number("SEARCH_TIMEOUT", float, positive=True)
 
 
+def trial_timeout() -> float | None:
+    """``SEARCH_TRIAL_TIMEOUT``: seconds after which one trial is stopped and failed (blank: the toolkit's rule)."""
+    return number("SEARCH_TRIAL_TIMEOUT", float, positive=True)
+
+
 def app_port() -> int:
     """The port CML gives the application: ``CDSW_APP_PORT``, else ``CDSW_READONLY_PORT``."""
     for name in ("CDSW_APP_PORT", "CDSW_READONLY_PORT"):

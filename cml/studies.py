@@ -41,5 +41,6 @@ def study_config(
     workers: int = 1,
 ) -> StudyConfig:
     """The config of one study of the job (and of its CML workers): the project's settings."""
-    return StudyConfig(models=tuple(models), n_trials=n_trials, timeout=timeout, seed=seed,
+    return StudyConfig(models=tuple(models), n_trials=n_trials, timeout=timeout,
+                       trial_timeout=project.trial_timeout(), seed=seed,
                        storage=storage(root, workers), tracking=tracking(root), register=project.register())

@@ -17,6 +17,10 @@ REGRESSION_METRIC = "rmse"
 CV_FOLDS = 5
 #: Trials a study command adds when neither ``--n-trials`` nor ``--timeout`` is given.
 N_TRIALS = 20
+#: Seconds one trial may run when neither ``--trial-timeout`` nor ``--timeout`` says (see `search.study.limits`).
+TRIAL_TIMEOUT = 600.0
+#: Seconds a trial may run past the end of ``--timeout`` before it is stopped.
+TRIAL_GRACE = 5.0
 #: Threads running trials in each worker process, and worker processes per command.
 N_JOBS = 1
 WORKERS = 1

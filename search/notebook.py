@@ -86,6 +86,7 @@ def tune(
     models: Sequence[str] = (ALL_MODELS,),
     n_trials: int | None = None,
     timeout: float | None = None,
+    trial_timeout: float | None = None,
     task: str | None = None,
     metric: str | None = None,
     cv: int = defaults.CV_FOLDS,
@@ -129,8 +130,8 @@ def tune(
     quiet_mlflow()  # our own lines say what happened; MLflow's would repeat them (or quote a password)
     frame, target = _table(X, y, target)
     config = StudyConfig(
-        models=tuple(models), n_trials=n_trials, timeout=timeout, study_name=study_name,
-        storage=storage or defaults.STORAGE, tracking=tracking_uri, experiment=experiment, sampler=sampler,
+        models=tuple(models), n_trials=n_trials, timeout=timeout, trial_timeout=trial_timeout,
+        study_name=study_name, storage=storage or defaults.STORAGE, tracking=tracking_uri, experiment=experiment, sampler=sampler,
         pruner=pruner, seed=seed, scoring=Scoring(metric, cv), log_model=log_model, figures=figures,
         register=register,
         data=DataSpec(FRAME_PREFIX + _digest(frame), target, test_size, split_seed, task, frame=frame),

@@ -41,7 +41,8 @@ TASK_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
 OTHER_TASK_TYPES = {"run_session"}
 #: The settings a user may change at launch, each read by the CML scripts through cml/project.py.
 PROJECT_VARIABLES = {
-    "SEARCH_MODELS", "SEARCH_N_TRIALS", "SEARCH_TIMEOUT", "SEARCH_TRACKING_URI", "SEARCH_STORAGE", "SEARCH_REGISTER",
+    "SEARCH_MODELS", "SEARCH_N_TRIALS", "SEARCH_TIMEOUT", "SEARCH_TRIAL_TIMEOUT", "SEARCH_TRACKING_URI", "SEARCH_STORAGE",
+    "SEARCH_REGISTER",
     "SEARCH_WORKERS", "SEARCH_WORKER_CPU", "SEARCH_WORKER_MEMORY", "SEARCH_UI_HOST",
 }
 

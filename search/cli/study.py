@@ -33,6 +33,12 @@ def study(
         ),
     ] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Start no trial after this many seconds.")] = None,
+    trial_timeout: Annotated[
+        float | None,
+        typer.Option("--trial-timeout", metavar="SECONDS",
+                     help="Stop and fail a trial after this many seconds (default: what is left of --timeout plus "
+                     f"{defaults.TRIAL_GRACE:g} s, else {defaults.TRIAL_TIMEOUT:g} s)."),
+    ] = None,
     study_name: Annotated[
         str | None, typer.Option("--study-name", help="Default: the models' names (plus the data's, if not synthetic).")
     ] = None,
@@ -80,7 +86,7 @@ def study(
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own progress and summary instead
     config = StudyConfig(
-        models=tuple(models), n_trials=n_trials, timeout=timeout, study_name=study_name, storage=storage,
+        models=tuple(models), n_trials=n_trials, timeout=timeout, trial_timeout=trial_timeout, study_name=study_name, storage=storage,
         tracking=tracking_uri, experiment=experiment, sampler=sampler, pruner=pruner, seed=seed,
         data=DataSpec(data, target, test_size, split_seed, task), scoring=Scoring(metric, cv), n_jobs=n_jobs,
         workers=workers, log_model=log_model, figures=figures, register=register,

@@ -37,6 +37,7 @@ class StudyConfig:
         models: Registered model names or aliases; several make one study.
         n_trials: Trials this command adds (``None`` with no timeout: `defaults.N_TRIALS`).
         timeout: Seconds after which no new trial starts.
+        trial_timeout: Seconds after which one trial is stopped and failed (see `search.study.limits`).
         study_name: Default: the models' names, plus the data's when not the default.
         storage: The Optuna storage (a URL, parsed into a `Store`).
         tracking: The MLflow tracking store (``None``: from the environment, else the embedded file).
@@ -53,6 +54,7 @@ class StudyConfig:
     models: tuple[str, ...]
     n_trials: int | None = None
     timeout: float | None = None
+    trial_timeout: float | None = None
     study_name: str | None = None
     storage: Store = field(default_factory=resolve_storage)
     tracking: Store = field(default_factory=resolve_tracking)
@@ -93,6 +95,8 @@ class StudyConfig:
             raise StudyError(f"--n-trials must be at least 1, got {self.n_trials}")
         if self.timeout is not None and not self.timeout > 0:  # NaN too
             raise StudyError(f"--timeout must be positive, got {self.timeout}")
+        if self.trial_timeout is not None and not self.trial_timeout > 0:
+            raise StudyError(f"--trial-timeout must be positive, got {self.trial_timeout}")
         if self.n_jobs < 1:
             raise StudyError(f"--n-jobs must be at least 1, got {self.n_jobs}")
         if self.workers < 1:

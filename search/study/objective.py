@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from search.evaluation import evaluate, smallest_fold
+from search.fit_process import run_fit
 from search.interrupts import Interrupted, Interrupts
 from search.study.workers import worker_id
 from search.tracking import METRICS_ATTRIBUTE_KEY, record_failures
@@ -17,7 +19,8 @@ if TYPE_CHECKING:
 
     from models import SearchSpace
     from search.data import Dataset
-    from search.evaluation import Scoring
+    from search.evaluation import Evaluation, Scoring
+    from search.study.limits import TrialLimit
 
 
 def make_objective(
@@ -26,13 +29,16 @@ def make_objective(
     scoring: Scoring,
     seed: int,
     interrupts: Interrupts | None = None,
+    limit: Callable[[], TrialLimit] | None = None,
 ) -> Callable[[optuna.trial.Trial], float]:
     """The objective of a study over ``space``.
 
-    Each fold's running mean goes to ``trial.report`` so a pruner can stop
-    the trial; each fold's own score is kept as the ``fold_<metric>`` step
-    metric. With ``interrupts``, a signal stops the trial inside a fit at
-    once, and otherwise after the fold (never while it writes to the storage).
+    Each configuration is fitted in a child process (`search.fit_process`),
+    so ``limit()`` (the trial's time limit, taken when it starts) and a
+    signal stop it whatever code it runs. Each fold's running mean goes to
+    ``trial.report`` so a pruner can stop the trial; each fold's own score is
+    kept as the ``fold_<metric>`` step metric. The storage is never written
+    to while a signal can cut the write short.
     """
     import optuna
 
@@ -48,18 +54,27 @@ def make_objective(
         problem = spec.cannot_fit(params, fit_rows)
         if problem is not None:  # failed with its reason, as the estimator would (or should) have
             raise ValueError(problem)
+        pipeline = spec.build(params, seed, data.columns)
+        scores: list[float] = []
 
-        def after_fold(step: int, scores: list[float]) -> None:
+        def after_fold(score: float) -> None:
+            scores.append(score)
             with interrupts.writing():
-                trial.report(statistics.fmean(scores), step)
+                trial.report(statistics.fmean(scores), len(scores) - 1)
                 if interrupts.signalled:
                     raise Interrupted()
                 if trial.should_prune():
                     trial.set_user_attr(METRICS_ATTRIBUTE_KEY, {fold_name: list(scores)})
                     raise optuna.TrialPruned()
 
+        def fit(send: Callable[[float], None]) -> Evaluation:  # in the child: the trial's folds, then its test score
+            result = evaluate(pipeline, data, scoring, on_fold=lambda step, so_far: send(so_far[-1]))
+            return dataclasses.replace(result, model=None)  # the search keeps scores, not models
+
+        seconds, why = limit() if limit is not None else (None, "")
         with interrupts.fitting():
-            result = evaluate(spec.build(params, seed, data.columns), data, scoring, on_fold=after_fold)
+            result = run_fit(fit, limit=seconds, on_message=after_fold, should_stop=lambda: interrupts.signalled,
+                             why=why)
         trial.set_user_attr(METRICS_ATTRIBUTE_KEY, {**result.metrics, fold_name: result.fold_scores})
         return result.cv_score
 

@@ -80,6 +80,10 @@ class Quota:
     def total(self) -> int | None:
         return self._limit if self._limit >= 0 else None
 
+    def seconds_left(self) -> float | None:
+        """Seconds until no trial starts any more (None: no timeout)."""
+        return None if self._deadline is None else self._deadline - time.time()
+
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
