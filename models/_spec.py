@@ -54,6 +54,9 @@ class ModelSpec:
         skops_trusted_types: Types (beyond scikit-learn's defaults) that the
             fitted model contains and that MLflow's skops format must trust
             to load it again.
+        work_bound: How the family bounds one fit's work on any point of its space, in words
+            (``search models`` shows it): solvers' ``max_iter``, early stopping, ranges narrowed by rows.
+            Every trial also has a time limit (``--trial-timeout``) the toolkit enforces.
         fit_check: ``(params, n_rows) -> reason or None``: why these parameters
             cannot be fitted on ``n_rows`` rows (kNN's ``n_neighbors`` above
             them), which the estimator itself may not say consistently.
@@ -71,6 +74,7 @@ class ModelSpec:
     regressor: str | None = None
     needs: Needs = field(default_factory=Needs)
     bounds: Callable[[DataShape], Mapping[str, tuple[Any, Any]]] | None = None
+    work_bound: str = ""
     #: The task this spec's `estimator` solves; `for_task` sets it.
     task: str = "classification"
 

@@ -20,6 +20,7 @@ MODEL = ModelSpec(
     ),
     # Early stopping on a tenth of the training rows, so max_iter is a ceiling, not a cost.
     fixed={"early_stopping": True, "n_iter_no_change": 10},
+    work_bound="at most 1,000 boosting rounds, stopped early after 10 without progress",
     seed_param="random_state",
     # A fitted booster keeps its trees' predictors (and, classifying, its early-stopping scorer's input check).
     skops_trusted_types=(

@@ -36,5 +36,6 @@ MODEL = ModelSpec(
         "sklearn.metrics._dist_metrics.ManhattanDistance64",
     ),
     fit_check=enough_rows,
+    work_bound="no solver: one index of the rows, one search per scored row",
     bounds=neighbours_in_a_fold,
 )

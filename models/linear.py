@@ -21,5 +21,6 @@ MODEL = ModelSpec(
               help="Share of L1 in the penalty (0: ridge, 1: lasso)."),
     ),
     fixed={"max_iter": 2000},
+    work_bound="at most 2,000 solver iterations (lbfgs, saga, coordinate descent)",
     seed_param="random_state",
 )

@@ -1,6 +1,14 @@
 """Random forest, the second model of the original prototype."""
 
-from models import Categorical, Encoding, Int, ModelSpec, Needs
+from models import Categorical, DataShape, Encoding, Int, ModelSpec, Needs
+
+#: Trees × rows a forest's fit may cost at most: 500 trees up to 40k rows, fewer beyond (never under 50).
+TREE_ROWS = 20_000_000
+
+
+def trees_for_rows(shape: DataShape) -> dict[str, tuple[int, int]]:
+    """No more trees than `TREE_ROWS` allows on the rows a fold fits on, so a forest's fit stays bounded."""
+    return {"n_estimators": (1, max(50, TREE_ROWS // max(shape.fold_rows, 1)))}
 
 MODEL = ModelSpec(
     name="random-forest",
@@ -26,6 +34,8 @@ MODEL = ModelSpec(
         ),
     ),
     seed_param="random_state",
+    bounds=trees_for_rows,
+    work_bound=f"trees × rows at most {TREE_ROWS:,} (fewer trees on large tables, never under 50)",
     needs=Needs(scale=False, encoding=Encoding.ordinal),  # trees need no scaling; codes split as well as one-hot
     # A fitted forest is made of trees; MLflow's skops format must trust them.
     skops_trusted_types=("sklearn.tree._tree.Tree",),

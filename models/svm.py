@@ -2,6 +2,9 @@
 
 from models import Categorical, Float, Int, ModelSpec
 
+#: libsvm's iterations per fit (scikit-learn's default, -1, is unlimited).
+MAX_ITER = 100_000
+
 MODEL = ModelSpec(
     name="svm",
     summary="support vector machine (SVC / SVR)",
@@ -17,4 +20,8 @@ MODEL = ModelSpec(
         Float("epsilon", default=0.1, search=(1e-3, 1.0), minimum=0.0, log=True, task="regression",
               help="Errors within this margin cost nothing (in the target's units)."),
     ),
+    # libsvm never stops on an ill-conditioned kernel (poly, large gamma and C): on 2.2k rows such a fit ran for
+    # hours; with this bound it ends unconverged in about 2 s (1e6 iterations: 24 s), with a ConvergenceWarning.
+    fixed={"max_iter": MAX_ITER},
+    work_bound=f"at most {MAX_ITER:,} solver iterations (an unconverged fit says so in a warning)",
 )

@@ -45,14 +45,14 @@ _LOOK_SECONDS = 0.25
 _shown_warnings: dict[Any, Any] = {}
 
 
-class FitTimeout(Exception):  # noqa: N818 (the name users read in a trial's fail_reason)
+class FitTimeout(Exception):
     """A fit ran past its limit and was stopped; the trial fails with this reason."""
 
     def __init__(self, limit: float, why: str = "") -> None:
         super().__init__(f"exceeded the per-trial limit of {limit:.4g} s{why}")
 
 
-class FitCrashed(Exception):  # noqa: N818
+class FitCrashed(Exception):
     """The fit's process ended without an answer (a crash in compiled code, killed by the system)."""
 
 

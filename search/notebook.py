@@ -131,8 +131,8 @@ def tune(
     frame, target = _table(X, y, target)
     config = StudyConfig(
         models=tuple(models), n_trials=n_trials, timeout=timeout, trial_timeout=trial_timeout,
-        study_name=study_name, storage=storage or defaults.STORAGE, tracking=tracking_uri, experiment=experiment, sampler=sampler,
-        pruner=pruner, seed=seed, scoring=Scoring(metric, cv), log_model=log_model, figures=figures,
+        study_name=study_name, storage=storage or defaults.STORAGE, tracking=tracking_uri, experiment=experiment,
+        sampler=sampler, pruner=pruner, seed=seed, scoring=Scoring(metric, cv), log_model=log_model, figures=figures,
         register=register,
         data=DataSpec(FRAME_PREFIX + _digest(frame), target, test_size, split_seed, task, frame=frame),
     )

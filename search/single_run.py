@@ -13,6 +13,7 @@ from search.deliverable.lineage import lineage, provenance_tags
 from search.deliverable.logged_model import log_fitted_model
 from search.errors import InputError
 from search.evaluation import Scoring, evaluate, smallest_fold
+from search.fit_process import run_fit
 from search.names import check_name, check_registered_name
 from search.seeds import check_seed, seed_or_drawn
 from search.stores.mlflow import experiment_id as find_experiment
@@ -79,7 +80,8 @@ def run_once(
     prepare_tracking_store(store)
     started = int(time.time() * 1000)
     try:
-        result = evaluate(spec.build(params, seed, dataset.columns), dataset, scoring)
+        pipeline = spec.build(params, seed, dataset.columns)
+        result = run_fit(lambda send: evaluate(pipeline, dataset, scoring))  # Ctrl-C stops it, whatever it runs
     except ValueError as error:  # e.g. n_neighbors > samples
         raise InputError(f"cannot evaluate {spec.name} on {dataset.source}: {error}") from None
     experiment_id = find_experiment(store, experiment)

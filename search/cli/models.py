@@ -28,3 +28,7 @@ def models() -> None:
     widths = {c: max(len(c), *(len(str(row[c])) for row in rows)) for c in columns}
     for row in [dict(zip(columns, columns, strict=True)), *rows]:
         print(" ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip())
+    print("\nHow one fit's work is bounded (and every trial by --trial-timeout; see 'search study --help'):")
+    width = max(len(name) for name in registered_models())
+    for name, spec in registered_models().items():
+        print(f"  {name.ljust(width)}  {spec.work_bound or 'not declared by the model'}")

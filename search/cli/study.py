@@ -86,8 +86,8 @@ def study(
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own progress and summary instead
     config = StudyConfig(
-        models=tuple(models), n_trials=n_trials, timeout=timeout, trial_timeout=trial_timeout, study_name=study_name, storage=storage,
-        tracking=tracking_uri, experiment=experiment, sampler=sampler, pruner=pruner, seed=seed,
+        models=tuple(models), n_trials=n_trials, timeout=timeout, trial_timeout=trial_timeout, study_name=study_name,
+        storage=storage, tracking=tracking_uri, experiment=experiment, sampler=sampler, pruner=pruner, seed=seed,
         data=DataSpec(data, target, test_size, split_seed, task), scoring=Scoring(metric, cv), n_jobs=n_jobs,
         workers=workers, log_model=log_model, figures=figures, register=register,
     )

@@ -25,7 +25,8 @@ from search.deliverable.champion import (
 from search.deliverable.figures import log_explanation
 from search.deliverable.logged_model import log_fitted_model
 from search.evaluation import fit_and_score
-from search.interrupts import Interrupted, shielded
+from search.fit_process import run_fit
+from search.interrupts import Interrupted, shielded, stop_requested
 from search.trials import seed_of
 
 if TYPE_CHECKING:
@@ -202,7 +203,9 @@ def _deliver_model(
         delivered.step = "refitting"  # before saying so: a signal may come the moment it is said
         note(f"Refitting the best configuration (trial {best.number}) on the training split, to log it…")
         spec, params = space.decode(best.params)
-        model, scores = fit_and_score(spec.build(params, seed_of(best), data.columns), data, scoring)
+        pipeline = spec.build(params, seed_of(best), data.columns)
+        # In a child process, as the trials: a signal stops even a fit in compiled code at once.
+        model, scores = run_fit(lambda send: fit_and_score(pipeline, data, scoring), should_stop=stop_requested)
         metric = scoring.name
         delivered.metrics = {f"train_{metric}": scores[f"train_{metric}"], f"test_{metric}": scores[f"test_{metric}"],
                              scoring.cv_name: float(best.value)}

@@ -28,6 +28,7 @@ MODEL = ModelSpec(
     # One thread per trial: the toolkit runs trials side by side (--workers); quiet; rows resampled each round.
     fixed={"n_jobs": 1, "verbosity": -1, "subsample_freq": 1},
     seed_param="random_state",
+    work_bound="at most 1,000 boosting rounds",
     needs=Needs(scale=False, encoding=Encoding.ordinal, impute=False),
     # A fitted LightGBM model holds its booster; MLflow's skops format must trust it to load it again.
     skops_trusted_types=(
