@@ -152,7 +152,7 @@ def summary(outcome: StudyOutcome, ui: str | None = None) -> list[str]:
         lines.append(f"  model {spec.name}: " + ", ".join(f"{k}={v}" for k, v in params.items()))
     if outcome.recovered:
         lines.append(f"Recovered trials {numbers_text(outcome.recovered)}: their process had died; each was "
-                     "failed and queued again.")
+                     "failed, and queued again unless it was already a retry.")
     if outcome.worker_errors:
         lines += [f"  {error}" for error in outcome.worker_errors]
     if outcome.repaired:

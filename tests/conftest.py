@@ -47,6 +47,25 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def pip_install(plugin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``plugin`` pip-installed into its own directory (not into the test environment)."""
+    source = tmp_path_factory.mktemp("plugin") / "src"
+    shutil.copytree(plugin, source)  # builds write beside the source: keep them out of the repo
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(source)],
+        check=True, capture_output=True, text=True,
+    )
+    return target
+
+
+@pytest.fixture(scope="session")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example third-party plugin (tests/plugin_example), installed once: add it to PYTHONPATH."""
+    return pip_install(REPO / "tests" / "plugin_example", tmp_path_factory)
+
+
 @pytest.fixture(scope="session")
 def migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty MLflow sqlite store as the toolkit makes one, created once: MLflow's migrations take seconds."""

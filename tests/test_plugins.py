@@ -1,43 +1,22 @@
 """Model plugins: an outside distribution adds a model through the ``search.models`` entry points."""
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
-from conftest import SEARCH, cli_env, experiment_runs
+from conftest import SEARCH, cli_env, experiment_runs, pip_install
 
 pytestmark = pytest.mark.slow
 
-PLUGIN = Path(__file__).parent / "plugin_example"
 LIGHTGBM_PLUGIN = Path(__file__).parents[1] / "plugins" / "search-lightgbm"
-
-
-def _pip_install(plugin: Path, tmp_path_factory) -> Path:
-    """``plugin`` pip-installed into its own directory (not into the test environment)."""
-    source = tmp_path_factory.mktemp("plugin") / "src"
-    shutil.copytree(plugin, source)  # builds write beside the source: keep them out of the repo
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(source)],
-        check=True, capture_output=True, text=True,
-    )
-    return target
-
-
-@pytest.fixture(scope="module")
-def plugin_site(tmp_path_factory) -> Path:
-    return _pip_install(PLUGIN, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def lightgbm_site(tmp_path_factory) -> Path:
-    return _pip_install(LIGHTGBM_PLUGIN, tmp_path_factory)
+    return pip_install(LIGHTGBM_PLUGIN, tmp_path_factory)
 
 
 def _run(plugin_site, workdir, *args):

@@ -487,3 +487,60 @@ def test_a_slow_tracking_server_is_waited_for_and_said_so(workdir, mlflow_server
     out, err = process.communicate(timeout=240)
     assert process.returncode == 0, err
     assert "Ran 2 trials." in out
+
+
+# -- a fit that never returns -------------------------------------------------------------------------
+
+
+def processes_of_group(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid`` (zombies are gone already for the user)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid", "status"]):
+        with contextlib.suppress(psutil.Error):
+            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(process.pid)
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_inside_an_endless_compiled_fit_ends_the_study_within_seconds(workdir, stores, plugin_site, signum):
+    """libsvm never returns to Python here (tiny_plugin.EndlessSVC): the fit is in a child the command kills."""
+    import psutil
+
+    storage, tracking_uri = stores
+    env = {"PYTHONPATH": str(plugin_site)}
+    terminal = Terminal(["study", "endless-svm", "-n", "3", "--seed", "1", *QUICK], workdir, **env)
+    pgid = os.getpgid(terminal.pid)
+    try:
+        while not (psutil.Process(terminal.pid).children() and
+                   [t for t in optuna.load_study(study_name="endless-svm", storage=storage).trials
+                    if t.state.name == "RUNNING"]):
+            terminal.read(0.2)  # until the trial is running and its fit's process exists
+        terminal.read(1.0)  # well inside libsvm
+        signalled = time.monotonic()
+        terminal.signal_group(signum)
+        assert terminal.wait(10) == 130
+        assert time.monotonic() - signalled < 10
+    finally:
+        terminal.kill()
+    assert "Traceback" not in terminal.text
+    assert "interrupted; every finished trial is saved and logged" in terminal.text, terminal.text[-1500:]
+    assert processes_of_group(pgid) == [], "a process of the command is left running"
+    trials = optuna.load_study(study_name="endless-svm", storage=storage).trials
+    assert [(t.state.name, t.user_attrs.get("fail_reason")) for t in trials] == [("FAIL", "interrupted (Interrupted)")]
+    assert_runs_match_trials(tracking_uri, storage, "endless-svm")
+    if signum != signal.SIGINT:
+        return  # the resume after it is the same: checked once
+
+    # A resume does not run the interrupted configuration again; its own runaway trial fails at its limit.
+    again = subprocess.run([SEARCH, "study", "endless-svm", "-n", "1", "--trial-timeout", "3", *QUICK], cwd=workdir,
+                           env=cli_env(**env), capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1, again.stderr
+    assert "FitTimeout: exceeded the per-trial limit of 3 s" in again.stderr + again.stdout
+    trials = optuna.load_study(study_name="endless-svm", storage=storage).trials
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
+    assert trials[1].params != trials[0].params and "failed_trial" not in trials[1].system_attrs
+    assert trials[1].user_attrs["fail_reason"] == "FitTimeout: exceeded the per-trial limit of 3 s"
+    assert_runs_match_trials(tracking_uri, storage, "endless-svm")

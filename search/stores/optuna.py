@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 #: silent for GRACE_SECONDS is failed (and queued again) by the next trial of any worker.
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 40
-#: How often a trial whose process died is queued again before it stays failed.
-STALE_TRIAL_RETRIES = 2
+#: How often a trial whose process died is queued again before it stays failed: once. A configuration
+#: that killed its process twice (or hung it: see `search.study.limits`) is not tried a third time.
+STALE_TRIAL_RETRIES = 1
 
 
 class StorageError(SearchError):

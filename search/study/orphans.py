@@ -26,6 +26,9 @@ from search.trials import worker_of
 if TYPE_CHECKING:
     import optuna
 
+#: Seconds after which a RUNNING trial that names no process is an orphan (see `dead_here`).
+OWNERLESS_SECONDS = 60.0
+
 def process_alive(pid: int, since: datetime.datetime | None = None) -> bool:
     """Whether process ``pid`` on this host runs, and (if ``since`` is given) has run since then.
 
@@ -53,25 +56,36 @@ def _start_time(pid: int) -> float | None:
     return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
-def dead_here(trial: optuna.trial.FrozenTrial, dead: Collection[str] = ()) -> bool:
-    """Whether the process that runs (or ran) ``trial`` is known to be gone."""
+def dead_here(
+    trial: optuna.trial.FrozenTrial, dead: Collection[str] = (), ownerless_after: float = OWNERLESS_SECONDS
+) -> bool:
+    """Whether the process that runs (or ran) ``trial`` is known to be gone.
+
+    A RUNNING trial that names no process (one killed between taking a queued
+    trial and claiming it, on a journal storage) is taken as gone once it has
+    been so for ``ownerless_after`` seconds: a live process claims it within
+    the same instant.
+    """
     worker = worker_of(trial)
     if worker is None:
-        return False
+        started = trial.datetime_start
+        return started is not None and (datetime.datetime.now() - started).total_seconds() > ownerless_after
     if worker in dead:
         return True
     host, _, pid = worker.rpartition(":")
     return host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid), trial.datetime_start)
 
 
-def fail_orphans(study: optuna.study.Study, dead: Collection[str] = ()) -> list[int]:
-    """Fail the RUNNING trials whose process is gone, and queue each again; their numbers."""
+def fail_orphans(
+    study: optuna.study.Study, dead: Collection[str] = (), ownerless_after: float = OWNERLESS_SECONDS
+) -> list[int]:
+    """Fail the RUNNING trials whose process is gone, and queue each again (once: see `stale_trial_retry`)."""
     import optuna
 
     failed = []
     retry = stale_trial_retry()
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        if not dead_here(trial, dead):
+        if not dead_here(trial, dead, ownerless_after):
             continue
         try:
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
