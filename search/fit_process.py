@@ -11,6 +11,10 @@ does not go on burning a core. The child ignores the terminal's and CML's stop
 signals (its parent decides) and dies with its parent (``PR_SET_PDEATHSIG``),
 kill -9 included.
 
+A fit in a child runs on one thread: GNU OpenMP's thread pool does not
+survive a fork, and a child of a process that has used it (a notebook's
+kernel that fitted a model before) hangs in its first parallel loop.
+
 Where a process cannot be forked safely (Windows; macOS, whose system
 libraries do not survive a fork), the fit runs in this process, as before:
 without a limit, and a signal waits for the fit to return.
@@ -24,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -41,8 +46,8 @@ T = TypeVar("T")
 _PARENT_DECIDES = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 #: How often the parent, waiting for a fit, looks whether it should stop (a signal seen by another thread).
 _LOOK_SECONDS = 0.25
-#: Warnings the fits raised, once each per process (Python's "default" rule), whichever child raised them.
-_shown_warnings: dict[Any, Any] = {}
+#: Warnings the fits raised, each said once per process (Python's "default" rule), whichever child raised it.
+_shown_warnings: set[tuple[str, type[Warning], str, int]] = set()
 
 
 class FitTimeout(Exception):
@@ -85,6 +90,7 @@ def run_fit(
         return work(on_message or (lambda message: None))
     from multiprocessing.connection import Pipe
 
+    threadpools = _threadpools()
     receiving, sending = Pipe(duplex=False)
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _PARENT_DECIDES)  # none lands between fork and SIG_IGN
     try:
@@ -92,7 +98,7 @@ def run_fit(
         pid = os.fork()
         if pid == 0:  # the child never returns from here
             receiving.close()
-            _child(work, sending, parent)
+            _child(work, sending, parent, threadpools)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     sending.close()
@@ -141,13 +147,14 @@ def _wait(
             raise payload
 
 
-def _child(work: Callable[[Callable[[Any], None]], Any], sending: Any, parent: int) -> None:
+def _child(work: Callable[[Callable[[Any], None]], Any], sending: Any, parent: int, threadpools: Any) -> None:
     """Run ``work`` and send its answer; never return (``os._exit``: the parent's exit handlers are its own)."""
     code = 0
     try:
         for signum in _PARENT_DECIDES:
             signal.signal(signum, signal.SIG_IGN)
         _die_with(parent)
+        threadpools.limit(limits=1)  # never the OpenMP pool inherited from the parent (see the module's docstring)
         with warnings.catch_warnings(record=True) as caught:
 
             def send(message: Any) -> None:
@@ -161,6 +168,14 @@ def _child(work: Callable[[Callable[[Any], None]], Any], sending: Any, parent: i
             sending.send(("error", _picklable(error), []))
     finally:
         os._exit(code)
+
+
+@functools.cache
+def _threadpools() -> Any:
+    """The native thread pools (OpenMP, BLAS) loaded here: found once (10 ms), limited in each child (0.03 ms)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _die_with(parent: int) -> None:
@@ -183,8 +198,10 @@ def _taken(caught: list[warnings.WarningMessage]) -> list[tuple[str, type[Warnin
 
 def _show(caught: list[tuple[str, type[Warning], str, int]]) -> None:
     """The child's warnings, raised here under this process's filters, each once (as Python's default does)."""
-    for message, category, filename, lineno in caught:
-        warnings.warn_explicit(message, category, filename, lineno, registry=_shown_warnings)
+    for warning in caught:
+        if warning not in _shown_warnings:  # not Python's registry: any catch_warnings() elsewhere empties it
+            _shown_warnings.add(warning)
+            warnings.warn_explicit(*warning)
 
 
 def _picklable(error: BaseException) -> BaseException:

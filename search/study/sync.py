@@ -48,7 +48,8 @@ class SyncOutcome:
         lines = []
         if self.failed_orphans:
             numbers = ", ".join(map(str, self.failed_orphans))
-            lines.append(f"Failed trials {numbers}: their process is gone (each queued again unless it was already a retry).")
+            lines.append(f"Failed trials {numbers}: their process is gone "
+                         "(each queued again unless it was already a retry).")
         described = self.report.describe()
         lines.append(described[:1].upper() + described[1:] + ".")
         if self.report.left_to_their_process:
