@@ -54,7 +54,8 @@ class FitTimeout(Exception):
     """A fit ran past its limit and was stopped; the trial fails with this reason."""
 
     def __init__(self, limit: float, why: str = "") -> None:
-        super().__init__(f"exceeded the per-trial limit of {limit:.4g} s{why}")
+        seconds = f"{limit:.0f}" if limit >= 10 else f"{limit:.2g}"
+        super().__init__(f"exceeded the per-trial limit of {seconds} s{why}")
 
 
 class FitCrashed(Exception):
