@@ -8,9 +8,32 @@ they are trained on), `search.evaluation` (how a configuration is scored),
 registration, figures and predictions), and `search.cli` (the ``search``
 command), and `search.tune` for notebooks. Models themselves are declared in
 the `models` package.
+
+``import search`` loads none of them: `tune` and `TuneResult` are imported
+when first used (PEP 562), so ``import search.tracking`` and ``search --help``
+pay only for what they use.
 """
 
-from search.notebook import TuneResult, tune
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from search.notebook import TuneResult, tune
 
 __all__ = ["TuneResult", "tune"]
-__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from search import notebook
+
+        return getattr(notebook, name)
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("cml-hyperparameter-search")
+        except PackageNotFoundError:  # run from a source tree that is not installed
+            return "0+unknown"
+    raise AttributeError(f"module 'search' has no attribute {name!r}")

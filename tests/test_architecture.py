@@ -24,7 +24,10 @@ PACKAGES = ("search", "models")
 CML = REPO / "cml"
 MAX_LINES = 300
 #: Our modules that subclass a heavy library's class at import: imported lazily, like the library.
-HEAVY = {"search.stores._claiming": "subclasses optuna's JournalStorage"}
+HEAVY = {
+    "search.stores._claiming": "subclasses optuna's JournalStorage",
+    "search.notebook": "the whole study machinery, loaded by `search.__getattr__` when `tune` is first used",
+}
 
 
 def modules() -> dict[str, Path]:
@@ -125,3 +128,22 @@ def test_our_own_modules_are_imported_at_the_top():
 def test_no_module_is_over_300_lines(name):
     lines = len(modules()[name].read_text().splitlines())
     assert lines <= MAX_LINES, f"{name} has {lines} lines"
+
+
+@pytest.mark.parametrize(("entry", "its_own"), [
+    ("search", ("search",)),  # the package's face: `tune` is loaded when first used
+    ("search.tracking", ("search", "search.tracking")),  # a library of its own: nothing of the app
+])
+def test_an_entry_point_loads_none_of_our_modules_it_does_not_use(entry, its_own):
+    """What really runs, not only the source's arrows: a package's __init__ importing a submodule eagerly drags
+    it into every import below it."""
+    import subprocess
+    import sys
+
+    listed = subprocess.run(
+        [sys.executable, "-c", f"import sys, {entry}; print(' '.join(m for m in sys.modules "
+                               "if m.split('.')[0] in ('search', 'models')))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    loaded = {name for name in listed if name not in its_own and not name.startswith(f"{its_own[-1]}.")}
+    assert entry in listed and loaded == set(), f"import {entry} loads {sorted(loaded)}"

@@ -95,6 +95,16 @@ class Terminal:
         return self.output.decode(errors="replace")
 
 
+def stop_within_seconds(terminal: Terminal, signum: int) -> None:
+    """Send ``signum`` to the command's group: it exits 130 within 10 s, saying so, with no traceback."""
+    signalled = time.monotonic()
+    terminal.signal_group(signum)
+    assert terminal.wait(10) == 130
+    assert time.monotonic() - signalled < 10
+    assert "Traceback" not in terminal.text
+    assert "interrupted; every finished trial is saved and logged" in terminal.text, terminal.text[-1500:]
+
+
 def finished_trials(storage: str, study: str) -> list:
     try:
         return [t for t in optuna.load_study(study_name=study, storage=storage).trials if t.state.is_finished()]
@@ -138,14 +148,9 @@ def test_one_signal_to_the_group_stops_within_seconds_and_ends_every_run(workdir
     try:
         wait_for_trials(terminal, storage, "random-forest", 2)
         terminal.read(1.0)  # into the next trial
-        signalled = time.monotonic()
-        terminal.signal_group(signum)
-        assert terminal.wait(10) == 130
-        assert time.monotonic() - signalled < 10
+        stop_within_seconds(terminal, signum)
     finally:
         terminal.kill()
-    assert "Traceback" not in terminal.text
-    assert "interrupted; every finished trial is saved and logged" in terminal.text, terminal.text[-1500:]
     parents, children = experiment_runs(tracking_uri, "random-forest")
     assert parents[0].info.status == "KILLED"
     trials = optuna.load_study(study_name="random-forest", storage=storage).trials
@@ -519,14 +524,9 @@ def test_a_signal_inside_an_endless_compiled_fit_ends_the_study_within_seconds(w
                     if t.state.name == "RUNNING"]):
             terminal.read(0.2)  # until the trial is running and its fit's process exists
         terminal.read(1.0)  # well inside libsvm
-        signalled = time.monotonic()
-        terminal.signal_group(signum)
-        assert terminal.wait(10) == 130
-        assert time.monotonic() - signalled < 10
+        stop_within_seconds(terminal, signum)
     finally:
         terminal.kill()
-    assert "Traceback" not in terminal.text
-    assert "interrupted; every finished trial is saved and logged" in terminal.text, terminal.text[-1500:]
     assert processes_of_group(pgid) == [], "a process of the command is left running"
     trials = optuna.load_study(study_name="endless-svm", storage=storage).trials
     assert [(t.state.name, t.user_attrs.get("fail_reason")) for t in trials] == [("FAIL", "interrupted (Interrupted)")]
