@@ -91,7 +91,7 @@ def run_fit(
         return work(on_message or (lambda message: None))
     from multiprocessing.connection import Pipe
 
-    threadpools = _threadpools()
+    threadpools, prctl = _threadpools(), _prctl()
     receiving, sending = Pipe(duplex=False)
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _PARENT_DECIDES)  # none lands between fork and SIG_IGN
     try:
@@ -99,7 +99,7 @@ def run_fit(
         pid = os.fork()
         if pid == 0:  # the child never returns from here
             receiving.close()
-            _child(work, sending, parent, threadpools)
+            _child(work, sending, parent, threadpools, prctl)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     sending.close()
@@ -148,13 +148,16 @@ def _wait(
             raise payload
 
 
-def _child(work: Callable[[Callable[[Any], None]], Any], sending: Any, parent: int, threadpools: Any) -> None:
+def _child(
+    work: Callable[[Callable[[Any], None]], Any], sending: Any, parent: int, threadpools: Any,
+    prctl: Callable[..., int] | None,
+) -> None:
     """Run ``work`` and send its answer; never return (``os._exit``: the parent's exit handlers are its own)."""
     code = 0
     try:
         for signum in _PARENT_DECIDES:
             signal.signal(signum, signal.SIG_IGN)
-        _die_with(parent)
+        _die_with(parent, prctl)
         threadpools.limit(limits=1)  # never the OpenMP pool inherited from the parent (see the module's docstring)
         with warnings.catch_warnings(record=True) as caught:
 
@@ -179,13 +182,22 @@ def _threadpools() -> Any:
     return ThreadpoolController()
 
 
-def _die_with(parent: int) -> None:
-    """Have the kernel kill this process when its parent dies (Linux), and exit now if it already has."""
-    with contextlib.suppress(Exception):
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """Linux's ``prctl``, looked up once in the parent (a child importing ctypes would pay it each time)."""
+    try:
         import ctypes
 
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with(parent: int, prctl: Callable[..., int] | None) -> None:
+    """Have the kernel kill this process when its parent dies (Linux), and exit now if it already has."""
+    pr_set_pdeathsig = 1
+    if prctl is not None:
+        prctl(pr_set_pdeathsig, int(signal.SIGKILL))
     if os.getppid() != parent:
         os._exit(1)
 
