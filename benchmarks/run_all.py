@@ -1,4 +1,4 @@
-"""Run every benchmark (B1 to B7) in one process run and print each table, then a verdict per target.
+"""Run every benchmark (B1 to B8) in one process run and print each table, then a verdict per target.
 
     .venv/bin/pip install -q -e ".[bench]" && .venv/bin/python -m benchmarks.run_all [--quick]
 """
@@ -13,6 +13,7 @@ from benchmarks import (
     b5_scale,
     b6_deliverable,
     b7_logging_scale,
+    b8_fit_process,
 )
 from benchmarks._common import Row, all_met, cli
 
@@ -24,6 +25,7 @@ SUITE = {
     "B5 scale": b5_scale.main,
     "B6 deliverable": b6_deliverable.main,
     "B7 logging at scale": b7_logging_scale.main,
+    "B8 fit isolation": b8_fit_process.main,
 }
 
 
