@@ -122,6 +122,10 @@ def _csv(path, rows):
         (["--study-name", "   "], "--study-name must not be blank"),
         (["--metric", "neg_mean_squared_error"], "metric 'neg_mean_squared_error' scores regression"),
         (["--workers", "1000"], "--workers 1000 is more than this machine's"),
+        (["--tracking-uri", "sqlite:///{no_such_dir}/m.db"],
+         "cannot create the MLflow tracking store {no_such_dir}/m.db: no such directory {no_such_dir}"),
+        (["--storage", "{no_such_dir}/x.journal"], "cannot create the Optuna storage {no_such_dir}/x.journal: "
+         "no such directory {no_such_dir}"),
     ],
 )
 def test_a_study_input_error_is_one_line_and_creates_nothing(search_cli, workdir, migrated_mlflow_db, args, fragment):
@@ -137,6 +141,7 @@ def test_a_study_input_error_is_one_line_and_creates_nothing(search_cli, workdir
         "dupes": _csv(workdir / "dupes.csv", ["x0,x0,x1,label"] + [f"{i},{i},{i},{i % 2}" for i in range(20)]),
         "folder": str(workdir / "a-folder"),
         "fifo": str(workdir / "a-fifo"),
+        "no_such_dir": str(workdir / "no" / "such-dir"),
     }
     (workdir / "a-folder").mkdir()
     os.mkfifo(workdir / "a-fifo")
@@ -289,3 +294,22 @@ def test_a_password_holding_a_slash_is_masked_too(search_cli, workdir, password)
     _one_line_error(result, 2, "cannot open Optuna storage postgresql://u:***@127.0.0.1:1/db")
     assert password not in result.stderr + result.stdout
     assert "Connection refused" in result.stderr, "the driver's reason, not Optuna's wrapper"
+
+
+def test_the_ui_on_a_store_that_does_not_exist_is_refused_and_makes_none(search_cli, workdir):
+    result = search_cli("ui", "--tracking-uri", "sqlite:///nosuch.db")
+    _one_line_error(result, 2, f"no MLflow tracking store at {workdir / 'nosuch.db'}: run a study first")
+    assert _files(workdir) == {}, "a reading command creates no store"
+
+
+def test_the_ui_on_a_port_in_use_is_refused_in_one_line_before_it_starts(search_cli, workdir, tracking_uri):
+    import socket
+
+    before = _files(workdir)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = search_cli("ui", "--port", str(port))
+    _one_line_error(result, 2, f"port {port} is in use on 127.0.0.1: pass another --port")
+    assert result.stdout == "" and _files(workdir) == before

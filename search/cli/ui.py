@@ -9,6 +9,7 @@ import typer
 
 from search import defaults
 from search.cli import options as opt
+from search.errors import InputError
 from search.stores.mlflow import prepare_tracking_store, server_command, ui_address
 from search.stores.urls import resolve_tracking
 
@@ -24,7 +25,23 @@ def ui(
     if tracking.is_server:
         print(f"{tracking} is already a tracking server: open it in a browser.")
         return
+    if tracking.path is not None and not tracking.path.exists():  # a reading command makes no store
+        raise InputError(f"no MLflow tracking store at {tracking.path}: run a study first, or point --tracking-uri "
+                         "at the store it logged to")
+    _check_port_free(port)
     prepare_tracking_store(tracking)
     print(f"MLflow UI for {tracking}: {ui_address(f'http://127.0.0.1:{port}')} (Ctrl-C to stop)", flush=True)
     command = server_command(tracking, port)
     os.execv(command[0], command)
+
+
+def _check_port_free(port: int) -> None:
+    """Refuse a port another program listens on, in one line, before the server starts and fails on it."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a closed port is free
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise InputError(f"port {port} is in use on 127.0.0.1: pass another --port") from None

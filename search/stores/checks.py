@@ -72,9 +72,9 @@ def _check_writable_file(path: Path, kind: str) -> None:
 
 
 def _check_creatable(path: Path, kind: str) -> None:
-    """The file can be made: its nearest existing folder is writable."""
+    """The file can be made in its folder, which exists: a mistyped folder is refused, never made."""
     folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
+    if not folder.exists():
+        raise InputError(f"cannot create the {kind} {path}: no such directory {folder}")
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         raise InputError(f"cannot create the {kind} {path}: {folder} is not a writable folder")
