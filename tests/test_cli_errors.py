@@ -313,3 +313,10 @@ def test_the_ui_on_a_port_in_use_is_refused_in_one_line_before_it_starts(search_
         result = search_cli("ui", "--port", str(port))
     _one_line_error(result, 2, f"port {port} is in use on 127.0.0.1: pass another --port")
     assert result.stdout == "" and _files(workdir) == before
+
+
+def test_a_run_into_a_store_in_a_folder_that_does_not_exist_is_refused_and_makes_nothing(search_cli, workdir):
+    missing = workdir / "no" / "such-dir"
+    result = search_cli("run", "knn", "--tracking-uri", f"sqlite:///{missing}/m.db")
+    _one_line_error(result, 2, f"cannot create the MLflow tracking store {missing}/m.db: no such directory {missing}")
+    assert _files(workdir) == {} and not (workdir / "no").exists()

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 
+from search.errors import InputError
 from search.stores.server import TrackingError, check_server
 from search.stores.urls import Store
 from search.text import mask, one_line
@@ -61,6 +62,9 @@ def prepare_tracking_store(tracking: Store) -> None:
         check_server(tracking)
         return
     new = tracking.path is not None and not tracking.path.exists()
+    if new and not tracking.path.parent.is_dir():  # a mistyped folder is refused, never made
+        raise InputError(f"cannot create the MLflow tracking store {tracking.path}: "
+                         f"no such directory {tracking.path.parent}")
     try:
         prepare_store(tracking.url)  # its lock file may fail too (a file where a folder should be)
         if new:
