@@ -270,6 +270,20 @@ def test_sync_keeps_to_no_log_model(search_cli, workdir, tracking_uri):
     assert "Best model" not in result.stdout, "sync refits nothing the study was told not to log"
 
 
+def test_sync_against_a_store_the_study_never_used_is_refused_and_moves_nothing(search_cli, workdir, tracking_uri):
+    import optuna
+
+    assert search_cli("study", "knn", "--n-trials", "1", "--no-progress", *QUICK).returncode == 0
+    storage = f"sqlite:///{workdir / 'optuna.db'}"
+    link = optuna.load_study(study_name="knn", storage=storage).user_attrs["mlflow_study_run_id"]
+    before = _files(workdir)
+    for typo in ("sqlite:///mlfow.db", f"sqlite:///{workdir / 'other.db'}"):
+        result = search_cli("sync", "knn", "--tracking-uri", typo)
+        _one_line_error(result, 2, f"study 'knn' logs to sqlite:///{workdir / 'mlflow.db'}, not ")
+    assert _files(workdir) == before, "no store made, nothing written"
+    assert optuna.load_study(study_name="knn", storage=storage).user_attrs["mlflow_study_run_id"] == link
+
+
 @pytest.mark.slow  # a whole study with its helper processes
 def test_a_csv_study_resumes_named_from_another_directory(search_cli, workdir, monkeypatch):
     (workdir / "sub").mkdir()

@@ -80,7 +80,8 @@ class StudyPlan:
         config = self.config
         return {"first_trial": self.trials_before, "sampler": config.sampler.value, "pruner": config.pruner.value,
                 "seed": self.seed, "workers": config.workers, "log_model": config.log_model,
-                "register": config.register, "figures": config.figures, "started": self.started}
+                "register": config.register, "figures": config.figures, "started": self.started,
+                "tracking": config.tracking.masked}
 
 
 def plan_study(config: StudyConfig) -> StudyPlan:

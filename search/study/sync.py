@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from search.deliverable.best_model import StudyOnRun, deliver
 from search.deliverable.lineage import lineage
+from search.errors import InputError
 from search.stores.mlflow import experiment_id as find_experiment
 from search.stores.mlflow import prepare_tracking_store
 from search.stores.optuna import load_study, open_storage
@@ -74,6 +75,7 @@ def sync_study(study_name: str, storage: Store, tracking: Store) -> SyncOutcome:
         log_model=bool(last[0].get("log_model", True)), register=last[0].get("register"),
         figures=bool(last[0].get("figures", True)),
     )
+    check_same_store(stored, tracking)
     dataset = config.data.load()  # the best model is refitted on it: an unreadable file is said before any write
     config = resolved(config, dataset)
     space = fitted_space(config, dataset)
@@ -100,6 +102,23 @@ def sync_study(study_name: str, storage: Store, tracking: Store) -> SyncOutcome:
     finally:
         callback.close()
     return outcome
+
+
+def check_same_store(study: optuna.study.Study, tracking: Store) -> None:
+    """Refuse a tracking store the study's commands never logged to: a repair never moves a study's runs.
+
+    A mistyped ``--tracking-uri`` would otherwise make a new store, log every trial again there and point the
+    study at it, so that the store the user works with no longer finds the study's model.
+    """
+    if study.user_attrs.get(STUDY_RUN_ATTRIBUTE_KEY) is None:
+        return  # never logged anywhere: any store may take it
+    used = [stretch["tracking"] for stretch in stretches_of(study) if "tracking" in stretch]
+    if used and tracking.masked not in used:
+        raise InputError(f"study {study.study_name!r} logs to {used[-1]}, not {tracking.masked}: pass "
+                         f"--tracking-uri {used[-1]} (a repair never moves a study to another store)")
+    if tracking.path is not None and not tracking.path.exists():
+        raise InputError(f"no MLflow tracking store at {tracking.path}: study {study.study_name!r} logs to another; "
+                         "pass the --tracking-uri its commands used")
 
 
 def _experiment_of(client: MlflowClient, study: optuna.study.Study, config: StudyConfig) -> str:
