@@ -129,6 +129,17 @@ def test_predict_prints_what_the_model_predicts_in_python(search_cli, tracking_u
     assert by_study.returncode == 0 and pd.read_csv(workdir / "out.csv").equals(printed)
 
 
+def test_predict_writes_nothing_to_the_store_it_reads(search_cli, champion, workdir):
+    def files() -> dict:
+        return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in workdir.rglob("*") if p.is_file()}
+
+    before = files()
+    assert search_cli("predict", "models:/knn-clf@champion", "--data", "rows.csv").returncode == 0
+    after = files()
+    changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
+    assert changed == set(), f"a reading command wrote {sorted(map(str, changed))}"
+
+
 BAD_PREDICTIONS = [
     ("models:/no-such-model@champion", "rows.csv", "cannot load model models:/no-such-model@champion"),
     ("models:/knn-clf@champion", "missing.csv", "lacks the model's column(s) x3"),

@@ -44,13 +44,21 @@ def describe(uri: str) -> tuple[Model, Path]:
     """The MLmodel description of the model at ``uri`` (a model URI, or a folder here), and its files' folder.
 
     The files are fetched, not loaded: reading the description runs no code of the model's (it is YAML).
+    They are copied into a folder of this process's own (removed at its exit): MLflow fetching a registered
+    model writes a file into the folder it fetches to, which for a local store is the logged model's own.
     """
+    import atexit
+    import shutil
+    import tempfile
+
     import mlflow
     from mlflow.models import Model
 
     folder = Path(uri)
     if not (":/" not in uri and (folder / "MLmodel").is_file()):
-        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        copy = tempfile.mkdtemp(prefix="search-model-")
+        atexit.register(shutil.rmtree, copy, ignore_errors=True)
+        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=copy))
     return Model.load(str(folder / "MLmodel")), folder
 
 
