@@ -119,6 +119,9 @@ def load_model(uri: str, *, trust_unsafe: bool = False) -> LoadedModel:
         estimator = load_estimator(uri, model, folder, trust_unsafe=trust_unsafe)
     except (MlflowException, OSError) as error:
         raise InputError(f"cannot load model {uri}: {one_line(error)}") from None
+    except ImportError as error:  # a store whose client library is not installed (s3:// needs boto3)
+        raise InputError(f"cannot load model {uri}: reading it needs the Python package {error.name!r}, "
+                         "which is not installed (for s3://: pip install boto3)") from None
     if signature is None:
         raise InputError(f"model {uri} has no signature: log it with the columns it takes")
     return LoadedModel(estimator, list(signature.inputs.input_names()))
