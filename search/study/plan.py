@@ -1,9 +1,9 @@
 """A study command's plan: inputs checked, stores inspected, then the study opened. Nothing is written before.
 
 1. `plan_study`: the data is loaded and everything that needs no store is
-   checked (data, metric, folds, seed).
-2. `inspect_stores`: the stores are checked without writing (distinct,
-   writable, reachable), and an existing study is read: a resume must have the
+   checked (data, metric, folds, seed). The stores themselves are checked
+   before, without writing (`search.stores.checks`), by the command.
+2. `inspect_stores`: an existing study is read: a resume must have the
    settings the study was made with (`search.study.config.mismatch`).
 3. `open_study`: the study is created (or loaded to resume), with its settings
    and this command's *stretch* (sampler, pruner, seed, workers) as user attrs.
@@ -20,7 +20,6 @@ from models import DataShape, ParamError, SearchSpace
 from search.errors import InputError
 from search.evaluation import smallest_fold
 from search.seeds import offset, seed_or_drawn
-from search.stores.checks import check_stores
 from search.stores.optuna import StorageError, holds_studies, open_storage
 from search.study.config import StudyConfig, StudyError, mismatch
 from search.study.samplers import make_pruner, make_sampler
@@ -114,11 +113,10 @@ def fitted_space(config: StudyConfig, data: Dataset) -> SearchSpace:
 
 
 def inspect_stores(plan: StudyPlan) -> None:
-    """Check the stores without writing to them, and a resumed study's settings against this command's."""
+    """Check a resumed study's settings against this command's, without writing to the storage."""
     import optuna
 
     config = plan.config
-    check_stores(config.storage, config.tracking)
     if not holds_studies(config.storage):
         return  # a new storage: no study to resume
     try:

@@ -3,7 +3,8 @@
 The one implementation behind ``search study``, the CML study job and
 ``search.tune``. Its phases, in order:
 
-1. `search.study.plan`: inputs checked, stores inspected; nothing is written.
+1. The stores checked (`search.stores.checks`), then `search.study.plan`: inputs
+   checked, a study to resume inspected; nothing is written.
 2. The stores, the study and its MLflow parent run are created (or found).
    Trials left RUNNING by a dead process are failed and queued again.
 3. A `Driver` runs the trials until the command's quota is done, the time is
@@ -23,6 +24,7 @@ from search.deliverable.figures import FigureProcess
 from search.deliverable.lineage import lineage, provenance_tags
 from search.errors import SearchError
 from search.interrupts import Interrupts
+from search.stores.checks import check_stores
 from search.stores.mlflow import experiment_id as find_experiment
 from search.stores.mlflow import prepare_tracking_store
 from search.stores.optuna import open_storage
@@ -59,6 +61,7 @@ def run_study(config: StudyConfig, reporter: Reporter | None = None, driver: Dri
     reporter = reporter or Reporter()
     driver = driver or LocalWorkers()
     started = time.monotonic()
+    check_stores(config.storage, config.tracking)  # first: a mistyped store is refused before the data loads
     plan = plan_study(config)
     config = plan.config  # the task and metric named
     inspect_stores(plan)
