@@ -7,6 +7,7 @@ held-out test score is recorded for the user, never optimised.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ class Scoring:
     cv: int = defaults.CV_FOLDS
 
     def __post_init__(self) -> None:
+        if isinstance(self.cv, bool) or not isinstance(self.cv, numbers.Integral):
+            raise InputError(f"--cv must be a whole number of folds, got {self.cv!r}")
         if self.cv < 2:
             raise InputError(f"--cv must be at least 2 folds, got {self.cv}")
         if self.metric is None:

@@ -11,6 +11,7 @@ the notebook's own.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -152,14 +153,16 @@ def _table(X: Any, y: Any, target: str | None) -> tuple[pd.DataFrame, str]:
     """One table holding the features and the target column, and that column's name."""
     import pandas as pd
 
+    if X is None or isinstance(X, (str, os.PathLike)):
+        raise DataError(f"X is {'None' if X is None else 'a path'}: give the features as a DataFrame or an array "
+                        "(read a CSV file with pandas.read_csv, or study it with 'search study --data FILE')")
     if y is None:
         if target is None or not isinstance(X, pd.DataFrame):
             raise DataError("give the target: tune(X, y), or tune(frame, target='column')")
-        return X, target
+        return _text_columns(X), _text(target)
     if target is not None:
         raise DataError("give the target once: as y, or as the name of a column of X, not both")
-    features = X.copy() if isinstance(X, pd.DataFrame) else pd.DataFrame(X).rename(columns=lambda i: f"x{i}")
-    features.columns = [str(column) for column in features.columns]
+    features = _text_columns(X) if isinstance(X, pd.DataFrame) else pd.DataFrame(X).rename(columns=lambda i: f"x{i}")
     name = str(getattr(y, "name", None) or "target")
     if name in features.columns:
         raise DataError(f"y is named {name!r}, like a column of X: rename one of them")
@@ -167,6 +170,18 @@ def _table(X: Any, y: Any, target: str | None) -> tuple[pd.DataFrame, str]:
         raise DataError(f"X has {len(features)} rows and y {len(y)}: give one target per row")
     features[name] = pd.Series(y).to_numpy()
     return features, name
+
+
+def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its column names as text, as a CSV file has them (``99`` → ``"99"``, ``("a", "b")`` → ``"a_b"``):
+    the preprocessing names columns by text, and a number or a tuple would match none."""
+    renamed = frame.copy()
+    renamed.columns = [_text(column) for column in frame.columns]
+    return renamed
+
+
+def _text(column: Any) -> str:
+    return "_".join(map(str, column)) if isinstance(column, tuple) else str(column)
 
 
 def _digest(frame: pd.DataFrame) -> str:

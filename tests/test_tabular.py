@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 import signal
 import threading
 
@@ -344,3 +345,50 @@ def test_a_script_calling_tune_without_a_main_guard_runs_its_study_once(workdir)
     assert "Traceback" not in done.stderr, "helper processes never run the user's script again"
     assert done.stdout.count("Study 'knn-dataframe_") == 1 and done.stdout.count("RESULT ") == 1
     assert "Creating initial MLflow database tables" not in done.stderr, "MLflow's own lines stay quiet"
+
+
+X_SMALL, Y_SMALL = np.random.default_rng(0).normal(size=(60, 3)), np.arange(60) % 2
+
+
+@pytest.mark.parametrize(("arguments", "fragment"), [
+    ({"n_trials": "5"}, "--n-trials must be a whole number, got '5'"),
+    ({"n_trials": 1.5}, "--n-trials must be a whole number, got 1.5"),
+    ({"n_trials": True}, "--n-trials must be a whole number, got True"),
+    ({"timeout": "abc"}, "--timeout must be a number of seconds, got 'abc'"),
+    ({"trial_timeout": 0}, "--trial-timeout must be positive, got 0"),
+    ({"cv": "5"}, "--cv must be a whole number of folds, got '5'"),
+])
+def test_tune_refuses_a_bad_argument_in_one_line_and_creates_nothing(workdir, arguments, fragment):
+    import search
+
+    with pytest.raises(search.errors.InputError) as refused:
+        search.tune(X_SMALL, Y_SMALL, models=["knn"], progress=False, **arguments)
+    assert fragment in str(refused.value) and "\n" not in str(refused.value)
+    assert list(workdir.iterdir()) == [], "nothing created"
+
+
+@pytest.mark.parametrize(("features", "fragment"), [
+    (None, "X is None: give the features as a DataFrame or an array"),
+    ("data.csv", "X is a path: give the features as a DataFrame or an array (read a CSV file with"),
+])
+def test_tune_says_what_x_must_be(workdir, features, fragment):
+    import search
+
+    with pytest.raises(search.errors.InputError, match=re.escape(fragment)):
+        search.tune(features, target="y")
+    assert list(workdir.iterdir()) == []
+
+
+@pytest.mark.slow  # a whole study
+def test_tune_takes_a_frame_whose_column_names_are_numbers_or_pairs(workdir, tracking_uri):
+    import search
+
+    frame = pd.DataFrame(X_SMALL)
+    frame[99] = Y_SMALL
+    result = search.tune(frame, target=99, models=["knn"], n_trials=2, cv=3, figures=False, progress=False,
+                         log_model=False, tracking_uri=tracking_uri)
+    assert [t.state.name for t in result.study.trials] == ["COMPLETE", "COMPLETE"]
+    pairs = frame.set_axis(pd.MultiIndex.from_tuples([("x", "a"), ("x", "b"), ("y", "c"), ("label", "")]), axis=1)
+    result = search.tune(pairs, target=("label", ""), models=["knn"], n_trials=1, cv=3, figures=False,
+                         progress=False, log_model=False, tracking_uri=tracking_uri)
+    assert [t.state.name for t in result.study.trials] == ["COMPLETE"]

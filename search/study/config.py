@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import re
 from collections.abc import Mapping
@@ -91,6 +92,12 @@ class StudyConfig:
             check_name(self.experiment, "--experiment")
 
     def _check(self) -> None:
+        for option, value in (("--n-trials", self.n_trials), ("--n-jobs", self.n_jobs), ("--workers", self.workers)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+                raise StudyError(f"{option} must be a whole number, got {value!r}")
+        for option, value in (("--timeout", self.timeout), ("--trial-timeout", self.trial_timeout)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+                raise StudyError(f"{option} must be a number of seconds, got {value!r}")
         if self.n_trials is not None and self.n_trials < 1:
             raise StudyError(f"--n-trials must be at least 1, got {self.n_trials}")
         if self.timeout is not None and not self.timeout > 0:  # NaN too
