@@ -19,7 +19,7 @@ from search import defaults
 from search.stores.mlflow import ui_address
 from search.study.progress import Reporter
 from search.text import numbers_text, plural
-from search.tracking import FAIL_REASON_ATTRIBUTE_KEY, INTERRUPTED_REASON, METRICS_ATTRIBUTE_KEY, PARTIAL_SUFFIX
+from search.tracking import FAIL_REASON_ATTRIBUTE_KEY, INTERRUPTED_REASON, METRICS_ATTRIBUTE_KEY
 
 if TYPE_CHECKING:
     import optuna
@@ -100,8 +100,9 @@ class ConsoleReporter(Reporter):
             what = f"{metric} {trial.value:.4f}"
         elif trial.state.name == "PRUNED":
             folds = len(trial.intermediate_values)
-            value = f" {trial.value:.4f}" if trial.value is not None else ""
-            what = f"{metric}{PARTIAL_SUFFIX}{value} after {folds} of {self._plan.config.scoring.cv} folds"
+            value = f", {metric} {trial.value:.4f} over them" if trial.value is not None else ""
+            what = (f"stopped early: behind the other trials after {folds} of {self._plan.config.scoring.cv} "
+                    f"folds{value}")
         else:
             state = "failed"
             what = _last_line(trial.user_attrs.get(FAIL_REASON_ATTRIBUTE_KEY, "")) or LOST_TRIAL
