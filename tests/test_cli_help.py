@@ -45,3 +45,15 @@ def test_the_ui_hint_is_a_command_that_works_where_search_is_not_on_path(search_
     hint = next(line for line in result.stdout.splitlines() if line.startswith("See it in the MLflow UI:"))
     assert f"{SEARCH} ui --tracking-uri" in hint
     assert "workflowType=machine_learning" in result.stdout
+
+
+def test_all_and_each_models_bound_on_its_work_are_said_where_a_user_looks(search_cli):
+    from search.plugins import registered_models
+
+    assert "'all'" in " ".join(search_cli("study", "--help").stdout.split())
+    listed = search_cli("models").stdout
+    assert "'search study all' tunes every model above" in listed
+    bounds = listed.split("How one fit's work is bounded")[1]
+    for name, spec in registered_models().items():
+        assert f"{name.ljust(len(max(registered_models(), key=len)))}  {spec.work_bound}" in bounds
+    assert "svm" in bounds and "100,000 solver iterations" in bounds

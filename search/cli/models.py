@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from search.plugins import registered_models
+from search.plugins import ALL_MODELS, registered_models
 
 
 def models() -> None:
@@ -28,6 +28,7 @@ def models() -> None:
     widths = {c: max(len(c), *(len(str(row[c])) for row in rows)) for c in columns}
     for row in [dict(zip(columns, columns, strict=True)), *rows]:
         print(" ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip())
+    print(f"\n'search study {ALL_MODELS}' tunes every model above that fits the data's task, in one study.")
     print("\nHow one fit's work is bounded (and every trial by --trial-timeout; see 'search study --help'):")
     width = max(len(name) for name in registered_models())
     for name, spec in registered_models().items():

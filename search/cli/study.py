@@ -20,7 +20,8 @@ def study(
     models: Annotated[
         list[str],
         typer.Argument(metavar="MODEL", show_default=False,
-                       help="Models to tune (see 'search models'); several make one study."),
+                       help="Models to tune (see 'search models'); several make one study, and 'all' one of "
+                       "every model that fits the task."),
     ],
     *,
     n_trials: Annotated[
