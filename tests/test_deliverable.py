@@ -223,3 +223,13 @@ def test_registry_over_http_and_the_ui_shows_the_model_and_its_registration(work
     browser.get(f"{mlflow_server.url}/#/models/knn-clf")
     wait.until(lambda d: "champion" in page_text(d) and "Version 1" in page_text(d))
     browser.save_screenshot(str(ARTIFACTS / "registered-model.png"))
+
+
+def test_predictions_a_spreadsheet_would_run_as_formulas_are_written_as_text():
+    from search.deliverable.predictions import spreadsheet_safe
+
+    predictions = pd.DataFrame({"prediction": ["=1+2", "@SUM(A1:A9)", "+cmd", "-2+3", "\tx", "cat", "-1.5"],
+                                "probability_cat": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]})
+    written = pd.read_csv(io.StringIO(spreadsheet_safe(predictions).to_csv(index=False)), keep_default_na=False)
+    assert written["prediction"].tolist() == ["'=1+2", "'@SUM(A1:A9)", "'+cmd", "'-2+3", "'\tx", "cat", "-1.5"]
+    assert written["probability_cat"].tolist() == predictions["probability_cat"].tolist()

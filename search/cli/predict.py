@@ -9,7 +9,7 @@ import typer
 
 from search import defaults
 from search.cli import options as opt
-from search.deliverable.predictions import model_uri, predict_csv
+from search.deliverable.predictions import model_uri, predict_csv, spreadsheet_safe
 from search.errors import InputError
 from search.stores.mlflow import check_existing_store
 from search.stores.urls import resolve_storage, resolve_tracking
@@ -45,8 +45,8 @@ def predict(
     tracking = resolve_tracking(tracking_uri)
     check_existing_store(tracking)
     mlflow.set_tracking_uri(tracking.url)  # models:/ and runs:/ URIs are read from this store
-    predictions = predict_csv(model_uri(model, tracking, resolve_storage(storage)), data,
-                              trust_unsafe=trust_unsafe_format)
+    predictions = spreadsheet_safe(predict_csv(model_uri(model, tracking, resolve_storage(storage)), data,
+                                               trust_unsafe=trust_unsafe_format))
     # Six significant digits: what a probability or a prediction means, not float noise.
     if output is None:
         print(predictions.to_csv(index=False, float_format="%.6g"), end="")

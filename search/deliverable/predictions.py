@@ -179,3 +179,30 @@ def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
         if values.dtype == object and all(v is None or type(v) in (int, float) for v in values):
             frame[column] = pd.to_numeric(values)
     return frame
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP's CSV injection guidance).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(predictions: pd.DataFrame) -> pd.DataFrame:
+    """``predictions`` with every text cell a spreadsheet would run as a formula (``=1+2``, ``@SUM(A1:A9)``)
+    written with a leading ``'``, as OWASP advises; numbers (``-3.5``) are left as they are."""
+
+    def safe(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _is_number(value):
+            return "'" + value
+        return value
+
+    from pandas.api.types import is_numeric_dtype
+
+    text = [column for column in predictions.columns if not is_numeric_dtype(predictions[column])]
+    return predictions.assign(**{column: predictions[column].map(safe) for column in text})
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
