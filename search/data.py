@@ -193,12 +193,20 @@ def _load(source: str, target: str | None) -> _Raw:
     return _load_csv(Path(source), target)
 
 
+#: How a CSV file spells a boolean: such a target is two classes, never a quantity.
+BOOLEAN = {"true", "false"}
+
+
 def _checked_target(raw: _Raw, task: Task) -> pd.Series:
     """The target as ``task`` needs it, or a one-line `DataError`."""
     import numpy as np
     import pandas as pd
 
     if task == Task.regression:
+        values = raw.y.dropna()
+        if pd.api.types.is_bool_dtype(values) or (len(values) and set(values.astype(str).str.lower()) <= BOOLEAN):
+            raise DataError(f"{raw.description}: {raw.target_name!r} holds true/false values, not a quantity: "
+                            "a regression needs numbers (leave --task out to classify them)")
         y = pd.to_numeric(raw.y, errors="coerce")
         if y.isna().any() or not np.isfinite(y.to_numpy(dtype=float)).all():
             raise DataError(f"{raw.description}: regression needs a number in every row of {raw.target_name!r}")

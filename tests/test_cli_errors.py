@@ -122,6 +122,8 @@ def _csv(path, rows):
         (["--study-name", "   "], "--study-name must not be blank"),
         (["--metric", "neg_mean_squared_error"], "metric 'neg_mean_squared_error' scores regression"),
         (["--workers", "1000"], "--workers 1000 is more than this machine's"),
+        (["--data", "{booleans}", "--target", "y", "--task", "regression"],
+         "'y' holds true/false values, not a quantity: a regression needs numbers"),
         (["--tracking-uri", "sqlite:///{no_such_dir}/m.db"],
          "cannot create the MLflow tracking store {no_such_dir}/m.db: no such directory {no_such_dir}"),
         (["--storage", "{no_such_dir}/x.journal"], "cannot create the Optuna storage {no_such_dir}/x.journal: "
@@ -142,6 +144,7 @@ def test_a_study_input_error_is_one_line_and_creates_nothing(search_cli, workdir
         "folder": str(workdir / "a-folder"),
         "fifo": str(workdir / "a-fifo"),
         "no_such_dir": str(workdir / "no" / "such-dir"),
+        "booleans": _csv(workdir / "booleans.csv", ["a,y"] + [f"{i},{i % 3 == 0}" for i in range(30)]),
     }
     (workdir / "a-folder").mkdir()
     os.mkfifo(workdir / "a-fifo")
