@@ -211,7 +211,11 @@ def _checked_target(raw: _Raw, task: Task) -> pd.Series:
         if y.isna().any() or not np.isfinite(y.to_numpy(dtype=float)).all():
             raise DataError(f"{raw.description}: regression needs a number in every row of {raw.target_name!r}")
         return y.astype(float)
-    counts = raw.y.value_counts()
+    y = raw.y
+    if y.dtype == object and not all(isinstance(value, str) for value in y.dropna()):
+        # Labels numpy cannot hold (integers past 64 bits) or of mixed kinds: scikit-learn takes neither, text it does.
+        y = y.map(lambda value: value if pd.isna(value) else str(value))
+    counts = y.value_counts()
     if len(counts) < 2:
         raise DataError(f"{raw.description} has only one class: a classifier needs at least two")
     single = counts[counts < 2]
@@ -223,7 +227,7 @@ def _checked_target(raw: _Raw, task: Task) -> pd.Series:
             f"{len(single)} classes have (e.g. {str(single.index[0])!r})"
         raise DataError(f"{raw.description}: {which} a single row in {raw.target_name!r}, and a class needs two "
                         f"to be in both the train and the test split{hint}")
-    return raw.y
+    return y
 
 
 def read_features(path: Path) -> pd.DataFrame:

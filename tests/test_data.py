@@ -51,3 +51,14 @@ def test_unusable_csv_gives_one_line_naming_the_problem(tmp_path, content, targe
 def test_unknown_name_without_target_explains_both_options():
     with pytest.raises(DataError, match=r"not a bundled dataset.*--target"):
         load_dataset("mnist")
+
+
+def test_class_labels_past_64_bits_are_two_classes_scikit_learn_can_score(tmp_path):
+    from search.evaluation import Scoring
+
+    big, bigger = 12345678901234567890123, 98765432109876543210987
+    path = tmp_path / "ids.csv"
+    path.write_text("\n".join(["a,b,y"] + [f"{i},{i % 7},{(big, bigger)[i % 2]}" for i in range(40)]))
+    data = load_dataset(str(path), target="y")
+    assert data.task == "classification" and set(data.y_train) == {str(big), str(bigger)}
+    Scoring("accuracy").check(data)  # scikit-learn said "unknown is not supported" of the numbers
