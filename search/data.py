@@ -19,17 +19,14 @@ from search import defaults
 from search.columns import column_roles, notes
 from search.datasets import BUNDLED, load_named
 from search.defaults import Task
-from search.errors import InputError
+from search.errors import DataError
 from search.seeds import check_seed
+from search.targets import check_split, checked_target
 from search.tasks import infer_task
 from search.text import one_line
 
 if TYPE_CHECKING:
     import pandas as pd
-
-class DataError(InputError):
-    """The data cannot be used; the message says why in one line."""
-
 
 @dataclass(frozen=True)
 class DataSpec:
@@ -79,7 +76,8 @@ class DataSpec:
         from sklearn.model_selection import train_test_split
 
         task = self.task or infer_task(raw.y)
-        y = _checked_target(raw, task)
+        y = checked_target(raw.y, task, raw.description, raw.target_name)
+        check_split(y, task, self.test_size, raw.description)
         try:
             X_train, X_test, y_train, y_test = train_test_split(
                 raw.X, y, test_size=self.test_size, random_state=self.split_seed,
@@ -191,43 +189,6 @@ def _load(source: str, target: str | None) -> _Raw:
             "for a CSV file, name its target column with --target"
         )
     return _load_csv(Path(source), target)
-
-
-#: How a CSV file spells a boolean: such a target is two classes, never a quantity.
-BOOLEAN = {"true", "false"}
-
-
-def _checked_target(raw: _Raw, task: Task) -> pd.Series:
-    """The target as ``task`` needs it, or a one-line `DataError`."""
-    import numpy as np
-    import pandas as pd
-
-    if task == Task.regression:
-        values = raw.y.dropna()
-        if pd.api.types.is_bool_dtype(values) or (len(values) and set(values.astype(str).str.lower()) <= BOOLEAN):
-            raise DataError(f"{raw.description}: {raw.target_name!r} holds true/false values, not a quantity: "
-                            "a regression needs numbers (leave --task out to classify them)")
-        y = pd.to_numeric(raw.y, errors="coerce")
-        if y.isna().any() or not np.isfinite(y.to_numpy(dtype=float)).all():
-            raise DataError(f"{raw.description}: regression needs a number in every row of {raw.target_name!r}")
-        return y.astype(float)
-    y = raw.y
-    if y.dtype == object and not all(isinstance(value, str) for value in y.dropna()):
-        # Labels numpy cannot hold (integers past 64 bits) or of mixed kinds: scikit-learn takes neither, text it does.
-        y = y.map(lambda value: value if pd.isna(value) else str(value))
-    counts = y.value_counts()
-    if len(counts) < 2:
-        raise DataError(f"{raw.description} has only one class: a classifier needs at least two")
-    single = counts[counts < 2]
-    if len(single):
-        numeric = pd.api.types.is_numeric_dtype(raw.y) and not pd.api.types.is_bool_dtype(raw.y)
-        hint = (f"; with {len(counts)} distinct values, is it a quantity? then --task regression" if numeric
-                else "; add rows of that class, or leave its row out")
-        which = f"class {str(single.index[0])!r} has" if len(single) == 1 else \
-            f"{len(single)} classes have (e.g. {str(single.index[0])!r})"
-        raise DataError(f"{raw.description}: {which} a single row in {raw.target_name!r}, and a class needs two "
-                        f"to be in both the train and the test split{hint}")
-    return y
 
 
 def read_features(path: Path) -> pd.DataFrame:

@@ -15,3 +15,7 @@ class InputError(SearchError, ValueError):
     """An argument the user gave is not acceptable."""
 
     exit_code = 2
+
+
+class DataError(InputError):
+    """The data cannot be used; the message says why in one line."""

@@ -62,3 +62,22 @@ def test_class_labels_past_64_bits_are_two_classes_scikit_learn_can_score(tmp_pa
     data = load_dataset(str(path), target="y")
     assert data.task == "classification" and set(data.y_train) == {str(big), str(bigger)}
     Scoring("accuracy").check(data)  # scikit-learn said "unknown is not supported" of the numbers
+
+
+def test_fractional_values_asked_to_be_classes_are_classes(tmp_path):
+    path = tmp_path / "grades.csv"
+    path.write_text("\n".join(["a,b,y"] + [f"{i},{i % 7},{(0.5, 1.5, 2.25)[i % 3]}" for i in range(60)]))
+    data = load_dataset(str(path), target="y", task="classification")
+    assert sorted(set(data.y_train)) == ["0.5", "1.5", "2.25"]
+
+
+@pytest.mark.parametrize(("name", "test_size", "message"), [
+    ("synthetic", 0.999, r"--test-size 0.999 splits the 1000 rows of synthetic into 1 to train on and 999 to test: "
+                         r"each side needs at least one row of each of its 2 classes \(try --test-size 0.25\)"),
+    ("diabetes", 0.999, r"splits the 442 rows of diabetes into 0 to train on and 442 to test: each side needs two"),
+    ("iris", 0.01, r"splits the 150 rows of iris into 148 to train on and 2 to test: each side needs at least one "
+                   r"row of each of its 3 classes"),
+])
+def test_a_split_with_a_side_too_small_is_said_in_our_words(name, test_size, message):
+    with pytest.raises(DataError, match=message):
+        load_dataset(name, test_size=test_size)
