@@ -257,7 +257,8 @@ def _from_table(frame: pd.DataFrame, target: str, where: str, name: str, origin:
         raise DataError(f"{where} has no feature columns besides {target!r}")
     if features.select_dtypes("number").isin([float("inf"), float("-inf")]).any().any():
         raise DataError(f"{where} has infinite values")
-    blank = frame[target].isna()
+    values = frame[target]
+    blank = values.isna() | values.map(lambda value: isinstance(value, str) and not value.strip())  # "  " too
     notes: tuple[str, ...] = ()
     if blank.all():
         raise DataError(f"{where} has no value in its target column {target!r}")

@@ -81,3 +81,12 @@ def test_fractional_values_asked_to_be_classes_are_classes(tmp_path):
 def test_a_split_with_a_side_too_small_is_said_in_our_words(name, test_size, message):
     with pytest.raises(DataError, match=message):
         load_dataset(name, test_size=test_size)
+
+
+def test_a_target_of_only_spaces_is_blank_and_its_row_left_out_with_a_note(tmp_path):
+    path = tmp_path / "votes.csv"
+    rows = [f"{i},{i % 7},{('yes', 'no', '   ')[i % 3]}" for i in range(60)]
+    path.write_text("\n".join(["a,b,vote", *rows]))
+    data = load_dataset(str(path), target="vote")
+    assert sorted(set(data.y_train) | set(data.y_test)) == ["no", "yes"]
+    assert "20 row(s) with no 'vote' are left out" in data.notes
