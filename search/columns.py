@@ -55,5 +55,12 @@ def _is_id(values: pd.Series, rows: int, *, is_number: bool) -> bool:
 
 
 def notes(columns: Columns) -> list[str]:
-    """The dropped columns in words, for the study's summary."""
-    return [f"column {name!r} is left out: {why}" for name, why in columns.dropped.items()]
+    """The dropped columns in words, for the study's summary; and names that may mean one column twice."""
+    said = [f"column {name!r} is left out: {why}" for name, why in columns.dropped.items()]
+    seen: dict[str, str] = {}
+    for name in (*columns.numeric, *columns.categorical, *columns.dropped):
+        first = seen.setdefault(name.strip().casefold(), name)
+        if first != name:
+            said.append(f"columns {first!r} and {name!r} differ only in case or spaces: they are taken as two "
+                        "features (rename one, or leave it out, if they are the same)")
+    return said

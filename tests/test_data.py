@@ -90,3 +90,12 @@ def test_a_target_of_only_spaces_is_blank_and_its_row_left_out_with_a_note(tmp_p
     data = load_dataset(str(path), target="vote")
     assert sorted(set(data.y_train) | set(data.y_test)) == ["no", "yes"]
     assert "20 row(s) with no 'vote' are left out" in data.notes
+
+
+def test_column_names_that_differ_only_in_case_or_spaces_are_said(tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("\n".join(["Age,age ,y"] + [f"{i % 50},{(i * 7) % 50},{i % 2}" for i in range(60)]))
+    data = load_dataset(str(path), target="y")
+    assert data.n_features == 2
+    assert ("columns 'Age' and 'age ' differ only in case or spaces: they are taken as two features (rename one, "
+            "or leave it out, if they are the same)") in data.notes
