@@ -34,6 +34,7 @@ import champion as export
 import project
 import studies
 from search.deliverable.champion import ALIAS
+from search.deliverable.loading import UnsafeModelError
 from search.deliverable.predictions import REQUEST_FORMS, LoadedModel, load_model, predict_request
 from search.errors import InputError
 from search.stores.mlflow import quiet_mlflow
@@ -49,10 +50,18 @@ def predict(args: Any) -> dict[str, Any]:
                 args = json.loads(args)
             except json.JSONDecodeError:
                 raise InputError(f"the request is text, not JSON: {REQUEST_FORMS}") from None
+            except ValueError as error:  # a number of over 4,300 digits
+                raise InputError(f"the request holds a value this model cannot read: {one_line(error)}") from None
         model, label = champion()
         answer = predict_request(model, args)
+    except UnsafeModelError as error:  # the project's to fix, not the caller's: no CLI option to tell them
+        print(f"predict: {one_line(error)}", file=sys.stderr, flush=True)
+        return {"error": "the champion cannot be served: it is stored in a way that could run code when loaded "
+                         "(the model's log says how); register a model that search logged"}
     except (InputError, project.SettingError) as error:  # the caller's to fix: their message, as is
         return {"error": squeeze(str(error))}
+    except RecursionError:  # JSON nested thousands deep: a bad request, not a fault of the model
+        return {"error": f"the request nests its values too deeply: {REQUEST_FORMS}"}
     except Exception as error:  # still an answer: the caller gets one line, the model's log the kind
         print(f"predict: {type(error).__name__}: {one_line(error)}", file=sys.stderr, flush=True)
         return {"error": f"the model could not answer: {one_line(error)}"}

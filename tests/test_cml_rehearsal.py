@@ -516,6 +516,12 @@ def test_deployed_model_fills_in_a_blank_value(launch: Launch) -> None:
         ({"rows": [[1.0]]}, 'no rows to predict: send {"features": '),
         (None, "no rows to predict"),
         ("not json", "the request is text, not JSON"),
+        ({"features": [[{"a": 1}] + [0.1] * 19]}, "row 0, 'x0': an object is not a value (give a number, text"),
+        ({"features": [[0.1] * 19 + [[1, 2]]]}, "row 0, 'x19': a list is not a value"),
+        ({"features": [[True] + [0.1] * 19]}, "the request has true/false in the numeric column 'x0'"),
+        ({"features": [[10**400] + [0.1] * 19]}, "row 0, 'x0': a number of 401 digits is too large for the model"),
+        ({"features": [[0.1] * 20], "records": [{"x0": 1.0}]}, "the request has both 'features' and 'records'"),
+        ("[" * 100_000 + "]" * 100_000, "the request nests its values too deeply"),
     ],
 )
 def test_deployed_model_answers_a_bad_request_with_a_one_line_error(

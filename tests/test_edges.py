@@ -127,6 +127,21 @@ def test_a_model_that_runs_code_when_loaded_is_refused_unless_the_user_accepts_t
     assert marker.exists(), "the flag loads it, as it says"
 
 
+def test_a_model_naming_a_file_outside_its_folder_is_refused(tmp_path):
+    from mlflow.models import Model
+
+    from search.deliverable.loading import UnsafeModelError, load_estimator
+
+    outside = tmp_path / "elsewhere.skops"
+    outside.write_bytes(b"not for this model")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for named in (str(outside), "../elsewhere.skops"):
+        model = Model(flavors={"sklearn": {"serialization_format": "skops", "pickled_model": named}})
+        with pytest.raises(UnsafeModelError, match=r"names a file outside its folder .*: refused"):
+            load_estimator("runs:/r/model", model, folder)
+
+
 # -- registration and signals ------------------------------------------------------------------------
 
 

@@ -80,6 +80,9 @@ def load_estimator(uri: str, model: Model, folder: Path, *, trust_unsafe: bool =
     import skops.io
 
     path = folder / flavor.get("pickled_model", "model.skops")
+    if not path.resolve().is_relative_to(folder.resolve()):  # an absolute path, or ../: someone else's file
+        raise UnsafeModelError(f"model {uri} names a file outside its folder ({flavor.get('pickled_model')}): "
+                               "refused")
     try:
         found = set(skops.io.get_untrusted_types(file=path))
     except Exception as error:  # not a skops file after all

@@ -22,6 +22,8 @@ from search.text import one_line
 from search.tracking import STUDY_RUN_ATTRIBUTE_KEY
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
@@ -92,6 +94,8 @@ def _numbers_checked(features: pd.DataFrame, estimator: Any, source: str) -> pd.
     features = features.copy()
     for column in numeric_columns(estimator):
         values = features[column].replace("", None)
+        if values.map(lambda value: isinstance(value, bool)).any():
+            raise InputError(f"{source} has true/false in the numeric column {column!r}: give a number")
         numbers = pd.to_numeric(values, errors="coerce")
         if (numbers.isna() & values.notna()).any():
             raise InputError(f"{source} has text in the numeric column {column!r}")
@@ -152,6 +156,8 @@ def predict_request(model: LoadedModel, body: Any) -> dict[str, Any]:
 def _request_frame(body: Any, columns: list[str]) -> pd.DataFrame:
     import pandas as pd
 
+    if isinstance(body, dict) and "features" in body and "records" in body:
+        raise InputError(f"the request has both 'features' and 'records': give one; {REQUEST_FORMS}")
     if isinstance(body, dict) and "features" in body:
         rows = body["features"]
         if isinstance(rows, list) and rows and not isinstance(rows[0], list):
@@ -163,11 +169,30 @@ def _request_frame(body: Any, columns: list[str]) -> pd.DataFrame:
                 width = len(row) if isinstance(row, list) else "no list of"
                 raise InputError(f"row {number} has {width} values; the model takes {len(columns)}: "
                                  f"{', '.join(map(str, columns))}")
+            _check_values(number, zip(columns, row, strict=True))
         return _numeric(pd.DataFrame(rows, columns=columns))
     records = body.get("records") if isinstance(body, dict) else body
     if not isinstance(records, list) or not records or not all(isinstance(r, dict) for r in records):
         raise InputError(f"no rows to predict: {REQUEST_FORMS}")
+    for number, record in enumerate(records):
+        _check_values(number, record.items())
     return _numeric(pd.DataFrame.from_records(records))
+
+
+#: The largest whole number a request may hold: what a model's float64 columns take without overflow.
+LARGEST_NUMBER = 2**1023
+
+
+def _check_values(number: int, values: Iterable[tuple[Any, Any]]) -> None:
+    """Each value of row ``number`` a number, text, true/false or null, or a one-line `InputError` naming it."""
+    for column, value in values:
+        if isinstance(value, (dict, list)):
+            kind = "an object" if isinstance(value, dict) else "a list"
+            raise InputError(f"row {number}, {str(column)!r}: {kind} is not a value (give a number, text, "
+                             "true/false or null)")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > LARGEST_NUMBER:
+            raise InputError(f"row {number}, {str(column)!r}: a number of {len(str(abs(value)))} digits is "
+                             "too large for the model")
 
 
 def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
