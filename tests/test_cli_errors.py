@@ -85,6 +85,26 @@ def test_help_does_not_import_heavy_libraries(workdir):
         assert "HEAVY []" in out, out
 
 
+@pytest.mark.parametrize("args", [
+    ["predict", "models:/m@champion", "--data", "nothere.csv"],
+    ["predict", "models:/m@champion", "--data", "{rows}", "--output", "no/such/dir/out.csv"],
+    ["study", "knn", "--storage", "no/such/dir/x.journal"],
+])
+def test_a_refusal_comes_before_mlflow_or_scikit_learn_is_imported(workdir, args):
+    """A bad path is refused at once, not after the seconds MLflow and scikit-learn take to import."""
+    import subprocess
+    import sys
+
+    rows = _csv(workdir / "rows.csv", ["a,b", "1,2"])
+    program = (
+        "import sys\nfrom search.cli import main\ntry:\n    main(ARGS)\nexcept SystemExit as done:\n"
+        "    print('EXIT', done.code)\n"
+        "print('HEAVY', [m for m in ('mlflow', 'sklearn') if m in sys.modules])"
+    ).replace("ARGS", repr([a.format(rows=rows) for a in args]))
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=workdir)
+    assert "EXIT 2" in out.stdout and "HEAVY []" in out.stdout, (out.stdout, out.stderr)
+
+
 def _files(folder):
     """Every file under ``folder`` with its size and modification time: what 'nothing was written' compares."""
     return {p.relative_to(folder): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
@@ -236,6 +256,7 @@ def test_knn_on_a_40_row_csv_spends_no_trial_on_more_neighbours_than_rows(search
 
 
 def test_reading_commands_on_a_missing_study_create_nothing(search_cli, workdir):
+    _csv(workdir / "x.csv", ["a,b", "1,2"])  # the rows are checked first: here they are fine
     for args, code, fragment in [  # a store that is not there is the user's environment: exit code 2
         (["sync", "nostudy"], 2, "no Optuna storage"),
         (["predict", "nostudy", "--data", "x.csv"], 2, "no MLflow tracking store at"),
@@ -243,7 +264,7 @@ def test_reading_commands_on_a_missing_study_create_nothing(search_cli, workdir)
          "no MLflow tracking store at"),
     ]:
         _one_line_error(search_cli(*args), code, fragment)
-    assert list(workdir.iterdir()) == [], "no store is created by a command that only reads"
+    assert [p.name for p in workdir.iterdir()] == ["x.csv"], "no store is created by a command that only reads"
 
 
 def test_trials_of_a_study_whose_only_trial_waits(search_cli, workdir):
@@ -315,7 +336,7 @@ def test_a_password_holding_a_slash_is_masked_too(search_cli, workdir, password)
 
 def test_the_ui_on_a_store_that_does_not_exist_is_refused_and_makes_none(search_cli, workdir):
     result = search_cli("ui", "--tracking-uri", "sqlite:///nosuch.db")
-    _one_line_error(result, 2, f"no MLflow tracking store at {workdir / 'nosuch.db'}: run a study first")
+    _one_line_error(result, 2, f"no MLflow tracking store at {workdir / 'nosuch.db'}: pass the --tracking-uri")
     assert _files(workdir) == {}, "a reading command creates no store"
 
 

@@ -9,7 +9,8 @@ import typer
 
 from search import defaults
 from search.cli import options as opt
-from search.deliverable.predictions import model_uri, predict_csv, spreadsheet_safe
+from search.data import read_features
+from search.deliverable.predictions import load_model, model_uri, spreadsheet_safe
 from search.errors import InputError
 from search.stores.mlflow import check_existing_store
 from search.stores.urls import resolve_storage, resolve_tracking
@@ -40,13 +41,17 @@ def predict(
     Prints a CSV: the prediction, then each class's probability. The file must
     have exactly the columns the model was trained on.
     """
+    rows = read_features(data)  # before MLflow is imported: a wrong file or folder is said at once
+    if output is not None and not output.parent.is_dir():
+        raise InputError(f"cannot write {str(output)!r}: no such directory {str(output.parent)!r}")
+
     import mlflow
 
     tracking = resolve_tracking(tracking_uri)
     check_existing_store(tracking)
     mlflow.set_tracking_uri(tracking.url)  # models:/ and runs:/ URIs are read from this store
-    predictions = spreadsheet_safe(predict_csv(model_uri(model, tracking, resolve_storage(storage)), data,
-                                               trust_unsafe=trust_unsafe_format))
+    uri = model_uri(model, tracking, resolve_storage(storage))
+    predictions = spreadsheet_safe(load_model(uri, trust_unsafe=trust_unsafe_format).predict(rows, str(data)))
     # Six significant digits: what a probability or a prediction means, not float noise.
     if output is None:
         print(predictions.to_csv(index=False, float_format="%.6g"), end="")

@@ -10,7 +10,7 @@ import typer
 from search import defaults
 from search.cli import options as opt
 from search.errors import InputError
-from search.stores.mlflow import prepare_tracking_store, server_command, ui_address
+from search.stores.mlflow import check_existing_store, server_command, ui_address
 from search.stores.urls import resolve_tracking
 
 
@@ -25,11 +25,8 @@ def ui(
     if tracking.is_server:
         print(f"{tracking} is already a tracking server: open it in a browser.")
         return
-    if tracking.path is not None and not tracking.path.exists():  # a reading command makes no store
-        raise InputError(f"no MLflow tracking store at {tracking.path}: run a study first, or point --tracking-uri "
-                         "at the store it logged to")
     _check_port_free(port)
-    prepare_tracking_store(tracking)
+    check_existing_store(tracking)  # a reading command makes no store
     print(f"MLflow UI for {tracking}: {ui_address(f'http://127.0.0.1:{port}')} (Ctrl-C to stop)", flush=True)
     command = server_command(tracking, port)
     os.execv(command[0], command)

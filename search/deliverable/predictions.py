@@ -9,11 +9,9 @@ row is one clear line, never a stack trace.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models import numeric_columns
-from search.data import read_features
 from search.deliverable.best_model import BEST_MODEL_TAG
 from search.deliverable.loading import describe, load_estimator
 from search.errors import InputError
@@ -129,12 +127,6 @@ def load_model(uri: str, *, trust_unsafe: bool = False) -> LoadedModel:
     if signature is None:
         raise InputError(f"model {uri} has no signature: log it with the columns it takes")
     return LoadedModel(estimator, list(signature.inputs.input_names()))
-
-
-def predict_csv(uri: str, path: Path, *, trust_unsafe: bool = False) -> pd.DataFrame:
-    """The model's prediction (and class probabilities) for each row of the CSV file at ``path``."""
-    frame = read_features(path)
-    return load_model(uri, trust_unsafe=trust_unsafe).predict(frame, str(path))
 
 
 def predict_request(model: LoadedModel, body: Any) -> dict[str, Any]:
