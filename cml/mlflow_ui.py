@@ -19,7 +19,7 @@ from types import FrameType
 import project
 import studies
 from search.errors import SearchError
-from search.stores.mlflow import prepare_tracking_store, server_command
+from search.stores.mlflow import SERVER_ENVIRONMENT, prepare_tracking_store, server_command
 from search.stores.urls import Store
 
 PROG = "mlflow_ui"
@@ -47,8 +47,7 @@ def serve(tracking: Store, port: int, hosts: list[str], root: Path) -> int:
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": tracking.url,
-        # The UI needs no background job runner (it would only add processes to stop).
-        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        **SERVER_ENVIRONMENT,
     }
     print(f"{PROG}: MLflow UI for {tracking} on http://127.0.0.1:{port}, serving Host {', '.join(hosts)}",
           flush=True)

@@ -47,6 +47,10 @@ def test_ui_serves_the_default_store_on_loopback(search_cli, workdir, tracking_u
         assert answer is not None and '"name": "knn-runs"' in answer.replace('":"', '": "')
         require_system(Path("/proc/net/tcp").exists(), "the kernel's socket tables (/proc/net/tcp, Linux)")
         assert listening_addresses(port) == {"127.0.0.1"}, "bound to loopback only, not to every interface"
+        import psutil
+
+        started = [" ".join(child.cmdline()) for child in psutil.Process(process.pid).children(recursive=True)]
+        assert not [line for line in started if "huey" in line or "job_runner" in line], started  # no job runner
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the server and anything it started
         process.wait(timeout=30)

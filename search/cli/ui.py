@@ -10,7 +10,7 @@ import typer
 from search import defaults
 from search.cli import options as opt
 from search.errors import InputError
-from search.stores.mlflow import check_existing_store, server_command, ui_address
+from search.stores.mlflow import SERVER_ENVIRONMENT, check_existing_store, server_command, ui_address
 from search.stores.urls import resolve_tracking
 
 
@@ -29,7 +29,7 @@ def ui(
     check_existing_store(tracking)  # a reading command makes no store
     print(f"MLflow UI for {tracking}: {ui_address(f'http://127.0.0.1:{port}')} (Ctrl-C to stop)", flush=True)
     command = server_command(tracking, port)
-    os.execv(command[0], command)
+    os.execve(command[0], command, {**os.environ, **SERVER_ENVIRONMENT})
 
 
 def _check_port_free(port: int) -> None:

@@ -117,6 +117,12 @@ def ui_address(base: str, experiment_id: str | None = None) -> str:
     return mask(f"{base.rstrip('/')}/#/{page}?{UI_VIEW}")
 
 
+#: The environment the UI's server runs in: no background job runner (MLflow's GenAI jobs; seven processes on
+#: two cores, seconds before the UI answers), for ``search ui`` and CML's application alike.
+SERVER_ENVIRONMENT = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+                      "PYTHONWARNINGS": "ignore:starlette.middleware.wsgi is deprecated"}  # MLflow's, not the user's
+
+
 def server_command(tracking: Store, port: int, host: str = "127.0.0.1") -> list[str]:
     """The ``mlflow server`` command line serving the UI on ``tracking`` (``search ui``, CML's application)."""
     return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking.url,
