@@ -66,7 +66,13 @@ class TuneResult:
         registered = "" if self.registration is None else f", registration={self.registration.describe()!r}"
         return (f"TuneResult(study={self.study.study_name!r}, {len(self.study.trials)} trials, "
                 f"best_model_name={self.best_model_name!r}, {self.metric}={self.best_score:.4f}{test}, "
-                f"best_params={self.best_params!r}, run_id={self.run_id!r}, model_uri={self.model_uri!r}{registered})")
+                f"best_params={self.best_params!r}, best_model=<fitted pipeline, .best_model>, "
+                f"run_id={self.run_id!r}, model_uri={self.model_uri!r}{registered})")
+
+    @property
+    def best_model(self) -> Pipeline:
+        """The best configuration fitted on the training split (scikit-learn's ``best_estimator_``): `model`."""
+        return self.model
 
     @property
     def model(self) -> Pipeline:
@@ -119,7 +125,7 @@ def tune(
         ...                      figures=False, progress=False)  # doctest: +SKIP
         >>> result.best_params, result.best_score                # doctest: +SKIP
         ({'n_neighbors': 7, 'weights': 'distance', 'p': 1}, 0.9883)
-        >>> result.model.predict(load_penguins().drop(columns="species").head(2))  # doctest: +SKIP
+        >>> result.best_model.predict(load_penguins().drop(columns="species").head(2))  # doctest: +SKIP
         array(['Adelie', 'Adelie'], dtype=object)
 
     Raises:

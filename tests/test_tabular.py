@@ -270,7 +270,8 @@ def test_tune_takes_a_frame_and_its_target_column_and_numpy_arrays(workdir, trac
     result = search.tune(penguins, target="species", models=["knn"], n_trials=2, cv=3, log_model=False,
                          figures=False, progress=False, tracking_uri=tracking_uri)
     assert result.metric == "cv_accuracy" and result.best_score > 0.8
-    assert set(result.model.predict(penguins.drop(columns="species").head(4))) <= set(penguins["species"])
+    assert set(result.best_model.predict(penguins.drop(columns="species").head(4))) <= set(penguins["species"])
+    assert result.best_model is result.model and "best_model=" in repr(result)
     X, y = np.random.default_rng(0).normal(size=(60, 3)), np.arange(60) % 2
     assert search.tune(X, y, models=["knn"], n_trials=1, cv=3, log_model=False, figures=False, progress=False,
                        tracking_uri=tracking_uri).study.trials
