@@ -233,3 +233,18 @@ def test_predictions_a_spreadsheet_would_run_as_formulas_are_written_as_text():
     written = pd.read_csv(io.StringIO(spreadsheet_safe(predictions).to_csv(index=False)), keep_default_na=False)
     assert written["prediction"].tolist() == ["'=1+2", "'@SUM(A1:A9)", "'+cmd", "'-2+3", "'\tx", "cat", "-1.5"]
     assert written["probability_cat"].tolist() == predictions["probability_cat"].tolist()
+
+
+def test_the_history_figure_numbers_trials_as_every_table_does():
+    import optuna
+
+    from search.deliverable.figures import study_figures
+
+    study = optuna.create_study()
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    for value in (3.0, 1.0):
+        study.add_trial(optuna.trial.create_trial(params={"x": value}, values=[value],
+                                                  distributions={"x": optuna.distributions.FloatDistribution(0, 5)}))
+    history = next(f for f in study_figures(study) if f.filename == "optimization_history.png")
+    points = {(x, y) for dots in history.figure.axes[0].collections for x, y in dots.get_offsets()}
+    assert points == {(1, 3.0), (2, 1.0)}, "trials 1 and 2, where `search trials` and MLflow show them"

@@ -58,8 +58,9 @@ def study_figures(study: optuna.study.Study) -> Iterator[Figure]:
 
     space, metric = space_of(study), metric_of(study)
     whole = _shown(study, space, None)
-    yield _made("optimization_history.png", whole,
-                lambda: plots.plot_optimization_history(whole, target_name=metric))
+    # The study itself, not its renumbered copy: each point at its trial's number, as every table says it.
+    yield _made("optimization_history.png", study,
+                lambda: plots.plot_optimization_history(study, target_name=metric))
     if space is None or len(space.specs) == 1:
         yield from _of_parameters(whole, "", plots, metric)
         return
