@@ -517,7 +517,7 @@ def test_a_signal_inside_an_endless_compiled_fit_ends_the_study_within_seconds(w
     storage, tracking_uri = stores
     env = {"PYTHONPATH": str(plugin_site)}
     terminal = Terminal(["study", "endless-svm", "-n", "3", "--seed", "1", *QUICK], workdir, **env)
-    pgid = os.getpgid(terminal.pid)
+    pgid = terminal.pid  # a session leader's group (pty.fork): asked now, the child may not have made it yet
     try:
         while not (psutil.Process(terminal.pid).children() and
                    [t for t in optuna.load_study(study_name="endless-svm", storage=storage).trials
