@@ -22,7 +22,7 @@ from search.evaluation import Scoring
 from search.interrupts import embedded
 from search.plugins import ALL_MODELS
 from search.report import ConsoleReporter, interrupted_line
-from search.stores.mlflow import quiet_mlflow
+from search.stores.mlflow import mlflow_quieted
 from search.study.config import StudyConfig
 from search.study.runner import run_study
 from search.trials import seed_of
@@ -134,7 +134,6 @@ def tune(
     """
     import optuna
 
-    quiet_mlflow()  # our own lines say what happened; MLflow's would repeat them (or quote a password)
     frame, target = _table(X, y, target)
     config = StudyConfig(
         models=tuple(models), n_trials=n_trials, timeout=timeout, trial_timeout=trial_timeout,
@@ -146,7 +145,9 @@ def tune(
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        with embedded():
+        # Our own lines say what happened; MLflow's would repeat them (or quote a password). Then the kernel's
+        # environment and loggers as they were.
+        with mlflow_quieted(), embedded():
             outcome = run_study(config, ConsoleReporter(bar=progress, quiet=not progress))
     finally:
         optuna.logging.set_verbosity(verbosity)

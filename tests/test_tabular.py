@@ -262,13 +262,21 @@ def test_tune_runs_a_regression_study_from_a_dataframe(workdir, tracking_uri):
 
 @pytest.mark.slow  # a whole study with its helper processes
 def test_tune_takes_a_frame_and_its_target_column_and_numpy_arrays(workdir, tracking_uri):
+    import logging
+
     from palmerpenguins import load_penguins
 
     import search
 
+    def mlflows() -> dict:  # the variables MLflow reads (joblib's import sets OpenMP's: its doing, not ours)
+        return {name: value for name, value in os.environ.items() if name.startswith("MLFLOW_")}
+
     penguins = load_penguins()
+    environment, levels = mlflows(), {name: logging.getLogger(name).level for name in ("mlflow", "urllib3")}
     result = search.tune(penguins, target="species", models=["knn"], n_trials=2, cv=3, log_model=False,
                          figures=False, progress=False, tracking_uri=tracking_uri)
+    assert mlflows() == environment, "the caller's environment as it was"
+    assert {name: logging.getLogger(name).level for name in ("mlflow", "urllib3")} == levels
     assert result.metric == "cv_accuracy" and result.best_score > 0.8
     assert set(result.best_model.predict(penguins.drop(columns="species").head(4))) <= set(penguins["species"])
     assert result.best_model is result.model and "best_model=" in repr(result)

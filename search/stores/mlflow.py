@@ -9,9 +9,11 @@ MLflow's default of minutes of retries per request.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 
 from search.errors import InputError
 from search.stores.server import TrackingError, check_server
@@ -38,6 +40,11 @@ DEFAULT_EXPERIMENT_ID = "0"
 EXPERIMENT_KIND_TAG = ("mlflow.experimentKind", "custom_model_development")
 
 
+#: What `quiet_mlflow` sets: the HTTP client's patience, MLflow's own log level, the loggers it silences.
+_QUIET_ENVIRONMENT = {**HTTP_SETTINGS, "MLFLOW_LOGGING_LEVEL": "ERROR"}
+_QUIET_LOGGERS = ("mlflow", "urllib3", "alembic")
+
+
 def quiet_mlflow() -> None:
     """Make a tracking server that stops answering cost seconds per request, and MLflow print nothing of its own.
 
@@ -45,11 +52,31 @@ def quiet_mlflow() -> None:
     lines and urllib3's retry warnings would only repeat them, or worse, quote a
     URL with its password.
     """
-    for name, value in HTTP_SETTINGS.items():
+    for name, value in _QUIET_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
-    for name in ("mlflow", "urllib3", "alembic"):
+    for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)  # already set up if imported before us (a notebook)
+
+
+@contextlib.contextmanager
+def mlflow_quieted() -> Iterator[None]:
+    """`quiet_mlflow` for the length of a call, then the caller's environment and loggers as they were.
+
+    For `search.tune`: a notebook's kernel is the user's, and outlives the call.
+    """
+    environment = {name: os.environ.get(name) for name in _QUIET_ENVIRONMENT}
+    levels = {name: logging.getLogger(name).level for name in _QUIET_LOGGERS}
+    quiet_mlflow()
+    try:
+        yield
+    finally:
+        for name, value in environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def prepare_tracking_store(tracking: Store) -> None:
