@@ -25,6 +25,7 @@ from search.report import ConsoleReporter, interrupted_line
 from search.stores.mlflow import mlflow_quieted
 from search.study.config import StudyConfig
 from search.study.runner import run_study
+from search.text import warnings_as_lines_within
 from search.trials import seed_of
 
 if TYPE_CHECKING:
@@ -145,9 +146,9 @@ def tune(
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        # Our own lines say what happened; MLflow's would repeat them (or quote a password). Then the kernel's
-        # environment and loggers as they were.
-        with mlflow_quieted(), embedded():
+        # Our own lines say what happened; MLflow's would repeat them (or quote a password); a warning is one
+        # line, not scikit-learn's file and line. Then the kernel's environment, loggers and format as they were.
+        with mlflow_quieted(), warnings_as_lines_within("search.tune"), embedded():
             outcome = run_study(config, ConsoleReporter(bar=progress, quiet=not progress))
     finally:
         optuna.logging.set_verbosity(verbosity)

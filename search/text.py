@@ -6,9 +6,13 @@ warnings with them): one rule for everything we print, tag or log.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from search.tracking._text import mask, numbers_text, one_line
 
-__all__ = ["error_line", "mask", "numbers_text", "one_line", "plural", "squeeze", "warnings_as_lines"]
+__all__ = ["error_line", "mask", "numbers_text", "one_line", "plural", "squeeze", "warnings_as_lines",
+           "warnings_as_lines_within"]
 
 
 def plural(count: int, noun: str) -> str:
@@ -29,6 +33,19 @@ def warnings_as_lines(prog: str) -> None:
         return f"{prog}: warning: {mask(squeeze(str(message)))}\n"
 
     warnings.formatwarning = line
+
+
+@contextmanager
+def warnings_as_lines_within(prog: str) -> Iterator[None]:
+    """`warnings_as_lines` for the length of a call, then the caller's format again (a notebook's kernel)."""
+    import warnings
+
+    saved = warnings.formatwarning
+    warnings_as_lines(prog)
+    try:
+        yield
+    finally:
+        warnings.formatwarning = saved
 
 
 def error_line(prog: str, message: object) -> str:

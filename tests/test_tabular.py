@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import threading
+import warnings
 
 import numpy as np
 import optuna
@@ -272,10 +273,12 @@ def test_tune_takes_a_frame_and_its_target_column_and_numpy_arrays(workdir, trac
         return {name: value for name, value in os.environ.items() if name.startswith("MLFLOW_")}
 
     penguins = load_penguins()
+    format_before = warnings.formatwarning
     environment, levels = mlflows(), {name: logging.getLogger(name).level for name in ("mlflow", "urllib3")}
     result = search.tune(penguins, target="species", models=["knn"], n_trials=2, cv=3, log_model=False,
                          figures=False, progress=False, tracking_uri=tracking_uri)
     assert mlflows() == environment, "the caller's environment as it was"
+    assert warnings.formatwarning is format_before, "the caller's warning format as it was"
     assert {name: logging.getLogger(name).level for name in ("mlflow", "urllib3")} == levels
     assert result.metric == "cv_accuracy" and result.best_score > 0.8
     assert set(result.best_model.predict(penguins.drop(columns="species").head(4))) <= set(penguins["species"])
@@ -401,3 +404,13 @@ def test_tune_takes_a_frame_whose_column_names_are_numbers_or_pairs(workdir, tra
     result = search.tune(pairs, target=("label", ""), models=["knn"], n_trials=1, cv=3, figures=False,
                          progress=False, log_model=False, tracking_uri=tracking_uri)
     assert [t.state.name for t in result.study.trials] == ["COMPLETE"]
+
+
+def test_a_notebooks_warning_is_one_line_and_its_format_is_given_back():
+    from search.text import warnings_as_lines_within
+
+    before = warnings.formatwarning
+    with warnings_as_lines_within("search.tune"):
+        line = warnings.formatwarning(UserWarning("max_iter was\n reached"), UserWarning, "/x/sklearn/_base.py", 3)
+    assert line == "search.tune: warning: max_iter was reached\n", "no file and line of scikit-learn's"
+    assert warnings.formatwarning is before
