@@ -119,3 +119,10 @@ def test_experiments_are_marked_as_model_training_and_their_ui_address_lands_the
     experiment = client.get_experiment_by_name("knn")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert f"#/experiments/{experiment.experiment_id}?workflowType=machine_learning" in result.stdout
+
+
+def test_search_best_shows_a_long_study_name_whole(search_cli, storage):
+    name = "hist-gradient-boosting-knn-linear-random-forest-chile_train"  # what `study all` on a CSV may be named
+    assert search_cli("study", "knn", "-n", "1", "--study-name", name, *QUICK).returncode == 0
+    shown = search_cli("best", name).stdout.splitlines()[0].split()
+    assert shown == ["study", name], "not cut with '...'"

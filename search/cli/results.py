@@ -33,7 +33,10 @@ def emit(frame: pd.DataFrame, fmt: defaults.OutputFormat, *, single: bool = Fals
         records = json.loads(frame.to_json(orient="records", double_precision=15))  # pandas: NaN → null
         print(json.dumps(records[0] if single else records, indent=2))
     elif single:
-        print(frame.iloc[0].map(lambda v: _four(v) if isinstance(v, float) else v).to_string())
+        import pandas as pd
+
+        with pd.option_context("display.max_colwidth", None):  # a long study name whole, not cut with "..."
+            print(frame.iloc[0].map(lambda v: _four(v) if isinstance(v, float) else v).to_string())
     else:
         print(frame.to_string(index=False, float_format=_four, na_rep=""))
 
