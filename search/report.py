@@ -182,7 +182,7 @@ def _repair_lines(outcome: StudyOutcome, trials: list[optuna.trial.FrozenTrial])
     repaired = outcome.repaired
     ours = [n for n in repaired.created if n in cut_short]
     rest = replace(repaired, created=[n for n in repaired.created if n not in cut_short])
-    lines = [f"Logged the {'trial' if len(ours) == 1 else 'trials'} cut short: {numbers_text(ours)}."] if ours else []
+    lines = [f"Logged the {'trial' if len(ours) == 1 else 'trials'} cut short ({numbers_text(ours)})."] if ours else []
     if rest:
         lines.append(f"Repaired MLflow: {rest.describe()}.")
     return lines

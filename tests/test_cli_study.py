@@ -176,4 +176,4 @@ def test_interrupted_study_keeps_every_finished_trial_logged(workdir, client, st
     assert sorted(int(c.data.tags["number"]) for c in children) == sorted(t.number for t in finished)
     cut_short = [t.number for t in finished if t.state.name == "FAIL"]  # none if the signal fell between trials
     assert "Repaired MLflow" not in out, "logging the trial the signal cut short is no repair"
-    assert all(f"Logged the trial cut short: {n}." in out for n in cut_short), out
+    assert all(f"Logged the trial cut short ({n})." in out for n in cut_short), out
