@@ -28,6 +28,8 @@ WORKERS = 1
 MAX_WORKERS_PER_CORE = 4
 #: The study's best model is refitted and logged, and its figures drawn, unless asked not to.
 LOG_MODEL = True
+#: The delivered model is fitted again on every row (training and test) once its test score is measured.
+REFIT_ALL_ROWS = True
 FIGURES = True
 
 #: The embedded stores: files in the working directory (the CML job anchors them at the project root).

@@ -109,6 +109,7 @@ def tune(
     sampler: str = defaults.SAMPLER,
     pruner: str = defaults.PRUNER,
     log_model: bool = defaults.LOG_MODEL,
+    refit_all_rows: bool = defaults.REFIT_ALL_ROWS,
     figures: bool = defaults.FIGURES,
     progress: bool = True,
 ) -> TuneResult:
@@ -140,7 +141,7 @@ def tune(
         models=tuple(models), n_trials=n_trials, timeout=timeout, trial_timeout=trial_timeout,
         study_name=study_name, storage=storage or defaults.STORAGE, tracking=tracking_uri, experiment=experiment,
         sampler=sampler, pruner=pruner, seed=seed, scoring=Scoring(metric, cv), log_model=log_model, figures=figures,
-        register=register,
+        register=register, refit_all_rows=refit_all_rows,
         data=DataSpec(FRAME_PREFIX + _digest(frame), target, test_size, split_seed, task, frame=frame),
     )
     verbosity = optuna.logging.get_verbosity()

@@ -147,9 +147,9 @@ def summary(outcome: StudyOutcome, ui: str | None = None) -> list[str]:
     else:
         spec, params = plan.space.decode(best.params)
         scores = best.user_attrs.get(METRICS_ATTRIBUTE_KEY, {})
-        test = scores.get(f"test_{config.scoring.name}", float("nan"))
-        lines.append(f"Best: trial {best.number}, {config.scoring.cv_name} = {best.value:.4f}, "
-                     f"test_{config.scoring.name} = {test:.4f}")
+        spread = scores.get(f"{config.scoring.cv_name}_std")
+        spread_text = f" (std {spread:.4f} over {config.scoring.cv} folds)" if spread is not None else ""
+        lines.append(f"Best: trial {best.number}, {config.scoring.cv_name} = {best.value:.4f}{spread_text}")
         lines.append(f"  model {spec.name}: " + ", ".join(f"{k}={v}" for k, v in params.items()))
     if outcome.recovered:
         lines.append(f"Recovered trials {numbers_text(outcome.recovered)}: their process had died; each was "

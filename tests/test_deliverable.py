@@ -45,9 +45,13 @@ def test_a_study_logs_its_best_model_registered_as_champion_with_plots_and_data(
     mlflow.set_tracking_uri(tracking_uri)
     model = mlflow.sklearn.load_model(f"models:/{model_id}")
     data = DataSpec().load()
-    accuracy = (model.predict(data.features("test")) == data.y_test).mean()
+    assert model[-1].n_samples_fit_ == data.n_samples, "delivered fitted on every row, the test split's too"
+    assert models[0].tags["fitted_on"] == f"all {data.n_samples:,} rows"
     logged = {m.key: m.value for m in models[0].metrics}
+    on_training_split = model.fit(data.features("train"), data.y_train)  # the fit its test score was measured on
+    accuracy = (on_training_split.predict(data.features("test")) == data.y_test).mean()
     assert accuracy == pytest.approx(logged["test_accuracy"]) and "cv_accuracy" in logged and "train_accuracy" in logged
+    assert f"test_accuracy = {accuracy:.4f} on the held-out split; refitted on all 1,000 rows" in result.stdout
     assert list(model.feature_names_in_) == list(data.feature_names), "the model knows its columns"
 
     version = client.get_model_version_by_alias("knn-clf", "champion")
@@ -61,7 +65,7 @@ def test_a_study_logs_its_best_model_registered_as_champion_with_plots_and_data(
     assert {"plots/optimization_history.png", "plots/param_importances.png", "plots/parallel_coordinate.png",
             "plots/slice.png"} <= plots
     table = pd.read_csv(client.download_artifacts(parent.info.run_id, "trials.csv"))
-    assert len(table) == 8 and {"n_neighbors", "state", "test_accuracy", "seed"} <= set(table.columns)
+    assert len(table) == 8 and {"n_neighbors", "state", "cv_accuracy_std", "seed"} <= set(table.columns)
 
     contexts = {i.tags[0].value: i.dataset for i in parent.inputs.dataset_inputs}
     assert set(contexts) == {"training", "test"}

@@ -120,7 +120,7 @@ def test_a_regression_study_minimises_rmse_and_registers_and_predicts(search_cli
     assert study.direction.name == "MINIMIZE" and study.best_value > 0, "RMSE itself, lower is better"
     _, children = experiment_runs(tracking_uri, "knn-linear-diabetes")
     assert len(children) == 6 and all(c.data.metrics["cv_rmse"] > 0 for c in children)
-    assert all("test_r2" in c.data.metrics and "test_accuracy" not in c.data.metrics for c in children)
+    assert all("cv_rmse_std" in c.data.metrics and "cv_accuracy" not in c.data.metrics for c in children)
 
     from mlflow import MlflowClient
 

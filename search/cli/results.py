@@ -16,6 +16,7 @@ from search.cli import options as opt
 from search.errors import InputError
 from search.stores.optuna import load_study
 from search.stores.urls import resolve_storage
+from search.deliverable.best_model import DELIVERED_ATTRIBUTE_KEY
 from search.tracking import METRICS_ATTRIBUTE_KEY
 from search.trials import shown_params, space_of, trials_frame
 
@@ -52,8 +53,9 @@ def best(
 ) -> None:
     """Show a study's best trial and its test scores.
 
-    Its cross-validated value, the estimator's parameters, and the scores of the
-    configuration refitted on the training split (train_*, test_*).
+    Its cross-validated value, the estimator's parameters, and, once its model
+    is delivered, the scores of that configuration fitted on the training
+    split (train_*, test_*).
     """
     import pandas as pd
 
@@ -64,8 +66,11 @@ def best(
         raise InputError(f"study {study_name!r} has no completed trial yet") from None
     row: dict[str, Any] = {"study": study_name, "trial": trial.number, "value": trial.value}
     row.update(shown_params(space_of(study), trial, seed=True))
-    scores = trial.user_attrs.get(METRICS_ATTRIBUTE_KEY, {})
-    row.update({k: v for k, v in scores.items() if isinstance(v, (int, float))})
+    scores = dict(trial.user_attrs.get(METRICS_ATTRIBUTE_KEY, {}))
+    delivered = study.user_attrs.get(DELIVERED_ATTRIBUTE_KEY) or {}
+    if delivered.get("trial") == trial.number:
+        scores.update(delivered)
+    row.update({k: v for k, v in scores.items() if k != "trial" and isinstance(v, (int, float))})
     emit(pd.DataFrame([row]), fmt, single=True)
 
 

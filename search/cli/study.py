@@ -72,6 +72,11 @@ def study(
         bool,
         typer.Option("--log-model/--no-log-model", help="Refit the best configuration; log it on the study's run."),
     ] = defaults.LOG_MODEL,
+    refit_all_rows: Annotated[
+        bool,
+        typer.Option("--refit-all-rows/--refit-training-split",
+                     help="Once its test score is measured, fit the delivered model on every row (test rows too)."),
+    ] = defaults.REFIT_ALL_ROWS,
     figures: Annotated[
         bool,
         typer.Option("--figures/--no-figures", help="Draw the study's figures and trials.csv on its run at the end."),
@@ -90,7 +95,7 @@ def study(
         models=tuple(models), n_trials=n_trials, timeout=timeout, trial_timeout=trial_timeout, study_name=study_name,
         storage=storage, tracking=tracking_uri, experiment=experiment, sampler=sampler, pruner=pruner, seed=seed,
         data=DataSpec(data, target, test_size, split_seed, task), scoring=Scoring(metric, cv), n_jobs=n_jobs,
-        workers=workers, log_model=log_model, figures=figures, register=register,
+        workers=workers, log_model=log_model, refit_all_rows=refit_all_rows, figures=figures, register=register,
     )
     reporter = ConsoleReporter(bar=progress and sys.stderr.isatty(), quiet=not progress)
     outcome = run_study(config, reporter)

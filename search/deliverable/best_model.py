@@ -3,7 +3,8 @@
 At the end of every stretch of trials (and by ``search sync``): the figures and
 ``trials.csv`` on the study's run; and, when the best trial changed since the
 last refit, the best configuration refitted on the whole training split,
-scored on the test split and logged as the run's model (optionally registered,
+scored on the test split, fitted again on every row (unless asked not to) and
+logged as the run's model (optionally registered,
 see `search.deliverable.champion`). A resume that finds nothing better logs no new model.
 """
 
@@ -24,7 +25,7 @@ from search.deliverable.champion import (
 )
 from search.deliverable.figures import log_explanation
 from search.deliverable.logged_model import log_fitted_model
-from search.evaluation import fit_and_score
+from search.evaluation import deliverable_fit
 from search.fit_process import run_fit
 from search.interrupts import Interrupted, shielded, stop_requested
 from search.trials import seed_of
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 
 #: Tags on the study's run: the trial its model was refitted from, and the logged model's id.
 BEST_TRIAL_TAG, BEST_MODEL_TAG = "best_model.trial", "best_model.id"
+#: Study user attribute: the trial last delivered, its model's id, its scores and the rows it was fitted on.
+DELIVERED_ATTRIBUTE_KEY = "delivered"
 #: Tag on the study's run: the finished trials its figures show (they are drawn again only when that changes).
 EXPLAINED_TAG = "figures.trials"
 
@@ -55,6 +58,8 @@ class Delivered:
     model_id: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     refitted: bool = False
+    #: The rows the logged model was fitted on, when this command fitted it ("all 1,000 rows", "the training split").
+    fitted_on: str = ""
     registration: Registration | None = None
     skipped: list[str] = field(default_factory=list)
     #: The refitted model itself (when this command refitted it).
@@ -74,9 +79,13 @@ class Delivered:
         if self.model_id is None:  # stopped before it was refitted
             return [*lines, "Best model: not logged (interrupted)"]
         if self.refitted:
-            lines.append(f"Best model: trial {self.trial} refitted on the training split, "
-                         f"test_{metric} = {self.metrics[f'test_{metric}']:.4f}; logged on the study run as "
-                         f"models:/{self.model_id}")
+            test = f"test_{metric} = {self.metrics[f'test_{metric}']:.4f}"
+            if self.fitted_on == "the training split":
+                lines.append(f"Best model: trial {self.trial} refitted on the training split, {test}; logged on the "
+                             f"study run as models:/{self.model_id}")
+            else:
+                lines.append(f"Best model: trial {self.trial}, {test} on the held-out split; refitted on "
+                             f"{self.fitted_on} and logged on the study run as models:/{self.model_id}")
         else:
             lines.append(f"Best model: unchanged (trial {self.trial}, models:/{self.model_id})")
         if self.registration is not None:
@@ -108,6 +117,7 @@ def deliver(
     explain: bool = True,
     figures: FigureProcess | None = None,
     note: Callable[[str], None] = lambda text: None,
+    refit_all_rows: bool = True,
 ) -> Delivered:
     """Explain the study on its run (``explain``), and refit, log (and register) its best model if it changed.
 
@@ -117,7 +127,7 @@ def deliver(
     delivered = Delivered()
     try:
         _deliver(delivered, target, log_model=log_model, register=register, explain=explain, figures=figures,
-                 note=note)
+                 note=note, refit_all_rows=refit_all_rows)
     except Interrupted:
         delivered.stopped = delivered.step
     return delivered
@@ -132,6 +142,7 @@ def _deliver(
     explain: bool,
     figures: FigureProcess | None,
     note: Callable[[str], None],
+    refit_all_rows: bool,
 ) -> None:
     from mlflow import MlflowClient
 
@@ -146,7 +157,8 @@ def _deliver(
     else:
         delivered.skipped = log_explanation(client, target.run_id, target.study)
     try:
-        _deliver_model(delivered, client, target, log_model=log_model, register=register, note=note)
+        _deliver_model(delivered, client, target, log_model=log_model, register=register, note=note,
+                       refit_all_rows=refit_all_rows)
     except Exception:  # the figures are still logged (the caller reports the error): wait for them
         _figures_done(delivered, figures)
         raise
@@ -185,6 +197,7 @@ def _deliver_model(
     log_model: bool,
     register: str | None,
     note: Callable[[str], None],
+    refit_all_rows: bool,
 ) -> None:
     study, space, scoring, data, lineage = target.study, target.space, target.scoring, target.data, target.lineage
     experiment_id, run_id = target.experiment_id, target.run_id
@@ -201,20 +214,26 @@ def _deliver_model(
         delivered.metrics = {m.key: m.value for m in client.get_logged_model(delivered.model_id).metrics or []}
     else:
         delivered.step = "refitting"  # before saying so: a signal may come the moment it is said
-        note(f"Refitting the best configuration (trial {best.number}) on the training split, to log it…")
+        delivered.fitted_on = f"all {data.n_samples:,} rows" if refit_all_rows else "the training split"
+        note(f"Refitting the best configuration (trial {best.number}) for its test score, then on "
+             f"{delivered.fitted_on}, to log it…" if refit_all_rows else
+             f"Refitting the best configuration (trial {best.number}) on the training split, to log it…")
         spec, params = space.decode(best.params)
         pipeline = spec.build(params, seed_of(best), data.columns)
         # In a child process, as the trials: a signal stops even a fit in compiled code at once.
-        model, scores = run_fit(lambda send: fit_and_score(pipeline, data, scoring), should_stop=stop_requested)
+        model, scores = run_fit(lambda send: deliverable_fit(pipeline, data, scoring, refit_all_rows),
+                                should_stop=stop_requested)
         metric = scoring.name
         delivered.metrics = {f"train_{metric}": scores[f"train_{metric}"], f"test_{metric}": scores[f"test_{metric}"],
                              scoring.cv_name: float(best.value)}
         delivered.step = "logging"
         with shielded():  # a logged model and the tags that name it, or neither
             delivered.model_id = log_fitted_model(target.tracking, run_id, experiment_id, model, spec, data,
-                                                  delivered.metrics, lineage)
+                                                  delivered.metrics, lineage, delivered.fitted_on)
             client.set_tag(run_id, BEST_TRIAL_TAG, str(best.number))
             client.set_tag(run_id, BEST_MODEL_TAG, delivered.model_id)
+            study.set_user_attr(DELIVERED_ATTRIBUTE_KEY, {"trial": best.number, "model_id": delivered.model_id,
+                                                          "fitted_on": delivered.fitted_on, **delivered.metrics})
             # Logged: a signal that came meanwhile stops what is left, the registration.
             delivered.refitted, delivered.model, delivered.step = True, model, "registering"
     delivered.step = "registering"

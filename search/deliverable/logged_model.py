@@ -37,6 +37,10 @@ def requirements() -> list[str]:
     return pinned
 
 
+#: Tag on a logged model: the rows it was fitted on ("all 1,000 rows" or "the training split").
+FITTED_ON_TAG = "fitted_on"
+
+
 def log_fitted_model(
     tracking: Store,
     run_id: str,
@@ -46,6 +50,7 @@ def log_fitted_model(
     data: Dataset,
     metrics: dict[str, float],
     lineage: Lineage | None = None,
+    fitted_on: str = "the training split",
 ) -> str:
     """Log ``model`` (fitted on ``data``'s named features) on run ``run_id``; its logged model's id.
 
@@ -60,7 +65,7 @@ def log_fitted_model(
     client = MlflowClient(tracking.url)
     example = data.features("train").iloc[:5]
     logged = client.create_logged_model(experiment_id, name=MODEL_NAME, source_run_id=run_id,
-                                        tags={"model": spec.name})
+                                        tags={"model": spec.name, FITTED_ON_TAG: fitted_on})
     mlflow.set_tracking_uri(tracking.url)  # the flavour's logging reads MLflow's global URI
     with warnings.catch_warnings():  # integer labels: MLflow hints at missing values; predictions have none
         warnings.simplefilter("ignore", UserWarning)

@@ -48,6 +48,7 @@ class StudyConfig:
         n_jobs: Threads running trials in each worker process.
         workers: Worker processes sharing the study.
         log_model: Refit the best configuration and log it on the study's run.
+        refit_all_rows: Fit that model on every row once its test score is measured (else: the training split).
         figures: Draw the study's figures (and ``trials.csv``) on its run at the end.
         register: Register that model as a version of this registered model (``champion`` if better).
     """
@@ -68,6 +69,7 @@ class StudyConfig:
     n_jobs: int = defaults.N_JOBS
     workers: int = defaults.WORKERS
     log_model: bool = defaults.LOG_MODEL
+    refit_all_rows: bool = defaults.REFIT_ALL_ROWS
     figures: bool = defaults.FIGURES
     register: str | None = None
     space: SearchSpace = field(init=False, repr=False, compare=False)
@@ -169,6 +171,7 @@ class StudyConfig:
         log_model: bool = True,
         register: str | None = None,
         figures: bool = True,
+        refit_all_rows: bool = defaults.REFIT_ALL_ROWS,
     ) -> StudyConfig:
         """The config of a study from its stored `settings` (their inverse): what ``search sync`` repairs with."""
         if "models" not in settings:
@@ -181,7 +184,8 @@ class StudyConfig:
         scoring = Scoring(None if metric is None else str(metric), int(settings.get("cv", defaults.CV_FOLDS)))
         return cls(models=tuple(str(settings["models"]).split(",")), study_name=name, storage=storage,
                    tracking=tracking, experiment=str(settings.get("experiment") or name), data=data,
-                   scoring=scoring, log_model=log_model, register=register, figures=figures)
+                   scoring=scoring, log_model=log_model, register=register, figures=figures,
+                   refit_all_rows=refit_all_rows)
 
 
 def _choice(kind: type[StrEnum], value: str, option: str) -> StrEnum:

@@ -1,13 +1,15 @@
-"""The objective of a study: the mean cross-validated score on the training split, reported fold by fold."""
+"""The objective of a study: the mean cross-validated score on the training split, reported fold by fold.
+
+A trial fits its folds and nothing else: the test score is measured once, for the model delivered.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from search.evaluation import evaluate, smallest_fold
+from search.evaluation import cross_validate, smallest_fold
 from search.fit_process import run_fit
 from search.interrupts import Interrupted, Interrupts
 from search.study.workers import worker_id
@@ -67,9 +69,8 @@ def make_objective(
                     trial.set_user_attr(METRICS_ATTRIBUTE_KEY, {fold_name: list(scores)})
                     raise optuna.TrialPruned()
 
-        def fit(send: Callable[[float], None]) -> Evaluation:  # in the child: the trial's folds, then its test score
-            result = evaluate(pipeline, data, scoring, on_fold=lambda step, so_far: send(so_far[-1]))
-            return dataclasses.replace(result, model=None)  # the search keeps scores, not models
+        def fit(send: Callable[[float], None]) -> Evaluation:  # in the child: the trial's folds
+            return cross_validate(pipeline, data, scoring, on_fold=lambda step, so_far: send(so_far[-1]))
 
         seconds, why = limit() if limit is not None else (None, "")
         with interrupts.fitting():

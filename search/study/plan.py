@@ -79,6 +79,7 @@ class StudyPlan:
         config = self.config
         return {"first_trial": self.trials_before, "sampler": config.sampler.value, "pruner": config.pruner.value,
                 "seed": self.seed, "workers": config.workers, "log_model": config.log_model,
+                "refit_all_rows": config.refit_all_rows,
                 "register": config.register, "figures": config.figures, "started": self.started,
                 "tracking": config.tracking.masked}
 

@@ -74,6 +74,7 @@ def sync_study(study_name: str, storage: Store, tracking: Store) -> SyncOutcome:
         stored.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}, name=study_name, storage=storage, tracking=tracking,
         log_model=bool(last[0].get("log_model", True)), register=last[0].get("register"),
         figures=bool(last[0].get("figures", True)),
+        refit_all_rows=bool(last[0].get("refit_all_rows", False)),  # older studies refitted on the training split
     )
     check_same_store(stored, tracking)
     dataset = config.data.load()  # the best model is refitted on it: an unreadable file is said before any write
@@ -93,6 +94,7 @@ def sync_study(study_name: str, storage: Store, tracking: Store) -> SyncOutcome:
             target = StudyOnRun(study, space, config.scoring, dataset, lineage(dataset), tracking,
                                 experiment, outcome.study_run_id)
             outcome.delivered = deliver(target, log_model=config.log_model, register=config.register,
+                                        refit_all_rows=config.refit_all_rows,
                                         explain=config.figures)
         if not running and client.get_run(outcome.study_run_id).info.status == "RUNNING":
             # Its command could not end it (the store was down) or died: end it as the command ended, if it said.

@@ -89,6 +89,7 @@ def _deliver(outcome: StudyOutcome, lineage: Lineage, figures: FigureProcess | N
         target = StudyOnRun(outcome.study, plan.space, config.scoring, plan.data, lineage, config.tracking,
                             outcome.experiment_id, outcome.study_run_id)
         outcome.delivered = deliver(target, log_model=config.log_model, register=config.register,
+                                    refit_all_rows=config.refit_all_rows,
                                     explain=config.figures, figures=figures, note=reporter.note)
     except Exception as error:  # reported after the summary; the trials are all kept and logged
         outcome.delivery_error = one_line(error)
