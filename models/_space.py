@@ -106,6 +106,23 @@ class SearchSpace:
         spec = self.specs[0] if len(self.specs) == 1 else self._by_name[trial_params[MODEL_DIMENSION]]
         return spec, decode_params(spec, trial_params, self.prefix(spec))
 
+    def encode(self, spec: ModelSpec, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The trial params that stand for ``spec`` with ``params`` (`decode`'s inverse): what to enqueue."""
+        prefix = self.prefix(spec)
+        encoded: dict[str, Any] = {MODEL_DIMENSION: spec.name} if len(self.specs) > 1 else {}
+        for dimension in self.dimensions:
+            if dimension.name == MODEL_DIMENSION or not dimension.name.startswith(prefix):
+                continue
+            if not dimension.active(encoded):
+                continue
+            name = dimension.name[len(prefix):]
+            switched = name.removesuffix(NONE_SWITCH_SUFFIX)
+            if name != switched and switched in params:
+                encoded[dimension.name] = params[switched] is None
+            elif params.get(name) is not None:
+                encoded[dimension.name] = params[name]
+        return encoded
+
     def shown(self, trial_params: Mapping[str, Any]) -> dict[str, Any]:
         """What users see of a trial's params: the model (when a study has several), then its estimator params.
 

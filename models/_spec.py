@@ -57,6 +57,9 @@ class ModelSpec:
         work_bound: How the family bounds one fit's work on any point of its space, in words
             (``search models`` shows it): solvers' ``max_iter``, early stopping, ranges narrowed by rows.
             Every trial also has a time limit (``--trial-timeout``) the toolkit enforces.
+        starting_point: Parameters (over the declared defaults) of the configuration a
+            new study tries first for this family: scikit-learn's own defaults, the
+            model a data scientist would fit untuned, so a study starts from it.
         fit_check: ``(params, n_rows) -> reason or None``: why these parameters
             cannot be fitted on ``n_rows`` rows (kNN's ``n_neighbors`` above
             them), which the estimator itself may not say consistently.
@@ -75,6 +78,7 @@ class ModelSpec:
     needs: Needs = field(default_factory=Needs)
     bounds: Callable[[DataShape], Mapping[str, tuple[Any, Any]]] | None = None
     work_bound: str = ""
+    starting_point: Mapping[str, Any] = field(default_factory=dict)
     #: The task this spec's `estimator` solves; `for_task` sets it.
     task: str = "classification"
 
@@ -145,6 +149,19 @@ class ModelSpec:
             elif param.name in given:
                 raise ParamError(f"{param.name} applies only when {param.condition()}")
         return resolved
+
+    def start(self) -> dict[str, Any]:
+        """The configuration a new study tries first: `starting_point` over the defaults, inside the search ranges."""
+        from optuna.distributions import CategoricalDistribution
+
+        names = {param.name for param in self.params}
+        params = self.resolve({k: v for k, v in self.starting_point.items() if k in names})
+        for param in self.params:
+            value = params.get(param.name)
+            distribution = param.distribution() if value is not None else None
+            if distribution is not None and not isinstance(distribution, CategoricalDistribution):
+                params[param.name] = type(value)(min(max(value, distribution.low), distribution.high))
+        return params
 
     def build(self, params: Mapping[str, Any], seed: int | None = None, columns: Columns | None = None) -> Pipeline:
         """A fresh pipeline: the preprocessing ``columns`` and `needs` call for, then the estimator.

@@ -34,6 +34,7 @@ MODEL = ModelSpec(
         ),
     ),
     seed_param="random_state",
+    starting_point={"n_estimators": 100, "max_depth": None},  # scikit-learn's forest, untuned
     bounds=trees_for_rows,
     work_bound=f"trees × rows at most {TREE_ROWS:,} (fewer trees on large tables, never under 50)",
     needs=Needs(scale=False, encoding=Encoding.ordinal),  # trees need no scaling; codes split as well as one-hot

@@ -239,7 +239,7 @@ def evaluate(
     return result
 
 
-def deliverable_fit(pipeline: Pipeline, data: Dataset, scoring: Scoring,
+def deliverable_fit(pipeline: Pipeline, data: Dataset, scoring: Scoring, *,
                     refit_all_rows: bool = True) -> tuple[Pipeline, dict[str, float]]:
     """The delivered model and its scores: fitted on the training split and scored on the test split, then
     (``refit_all_rows``) fitted again on every row, training and test, as ``*SearchCV(refit=True)`` does.

@@ -26,6 +26,7 @@ MAX_LINES = 300
 #: Our modules that subclass a heavy library's class at import: imported lazily, like the library.
 HEAVY = {
     "search.stores._claiming": "subclasses optuna's JournalStorage",
+    "search.study.families": "subclasses optuna's BaseSampler",
     "search.notebook": "the whole study machinery, loaded by `search.__getattr__` when `tune` is first used",
 }
 

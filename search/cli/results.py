@@ -13,10 +13,10 @@ import typer
 
 from search import defaults
 from search.cli import options as opt
+from search.deliverable.best_model import DELIVERED_ATTRIBUTE_KEY
 from search.errors import InputError
 from search.stores.optuna import load_study
 from search.stores.urls import resolve_storage
-from search.deliverable.best_model import DELIVERED_ATTRIBUTE_KEY
 from search.tracking import METRICS_ATTRIBUTE_KEY
 from search.trials import shown_params, space_of, trials_frame
 

@@ -221,7 +221,7 @@ def _deliver_model(
         spec, params = space.decode(best.params)
         pipeline = spec.build(params, seed_of(best), data.columns)
         # In a child process, as the trials: a signal stops even a fit in compiled code at once.
-        model, scores = run_fit(lambda send: deliverable_fit(pipeline, data, scoring, refit_all_rows),
+        model, scores = run_fit(lambda send: deliverable_fit(pipeline, data, scoring, refit_all_rows=refit_all_rows),
                                 should_stop=stop_requested)
         metric = scoring.name
         delivered.metrics = {f"train_{metric}": scores[f"train_{metric}"], f"test_{metric}": scores[f"test_{metric}"],

@@ -7,6 +7,8 @@
    settings the study was made with (`search.study.config.mismatch`).
 3. `open_study`: the study is created (or loaded to resume), with its settings
    and this command's *stretch* (sampler, pruner, seed, workers) as user attrs.
+   A new study is seeded with each model's starting point (`ModelSpec.start`):
+   its first trials are the untuned models a data scientist would fit first.
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ def inspect_stores(plan: StudyPlan) -> None:
         raise StorageError(f"cannot read Optuna storage {config.storage}: {one_line(error)}") from None
     trials = study.get_trials(deepcopy=False)
     problem = mismatch(study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}, config)
-    if problem and trials:
+    if problem and any(trial.state.name != "WAITING" for trial in trials):  # queued starting points are no trials
         raise StudyError(problem)
     plan.recreate = bool(problem)
     plan.trials_before = len(trials)
@@ -165,7 +167,15 @@ def open_study(plan: StudyPlan, storage: optuna.storages.BaseStorage, slot: int 
             raise StudyError(problem)
         study.set_user_attr(SETTINGS_ATTRIBUTE_KEY, config.settings())
         study.set_user_attr(plan.stretch_key, plan.stretch())
+        if plan.trials_before == 0 or plan.recreate:
+            enqueue_starting_points(study, plan.space)
     return study
+
+
+def enqueue_starting_points(study: optuna.study.Study, space: SearchSpace) -> None:
+    """Queue each model's starting point as the study's first trials (once: a queued twin is skipped)."""
+    for spec in space.specs:
+        study.enqueue_trial(space.encode(spec, spec.start()), skip_if_exists=True)
 
 
 def join_study(config: StudyConfig, storage: optuna.storages.BaseStorage, seed: int, slot: int) -> optuna.study.Study:
@@ -184,3 +194,4 @@ def join_study(config: StudyConfig, storage: optuna.storages.BaseStorage, seed: 
     if problem:
         raise StudyError(problem)
     return study
+

@@ -13,7 +13,17 @@ if TYPE_CHECKING:
 
 
 def make_sampler(name: Sampler | str, seed: int | None) -> optuna.samplers.BaseSampler:
-    """The sampler ``name`` stands for, seeded."""
+    """The sampler ``name`` stands for, seeded. In a several-model study all but ``random`` leave the choice of
+    model to `search.study.families` (by time and promise) and draw the model's parameters."""
+    base = _sampler(name, seed)
+    if Sampler(name) is Sampler.random:
+        return base
+    from search.study.families import FamilySampler
+
+    return FamilySampler(base)
+
+
+def _sampler(name: Sampler | str, seed: int | None) -> optuna.samplers.BaseSampler:
     import optuna
 
     name = Sampler(name)
