@@ -1,4 +1,4 @@
-"""Run every benchmark (B1 to B8) in one process run and print each table, then a verdict per target.
+"""Run every benchmark (B1 to B9) in one process run and print each table, then a verdict per target.
 
     .venv/bin/pip install -q -e ".[bench]" && .venv/bin/python -m benchmarks.run_all [--quick]
 """
@@ -14,6 +14,7 @@ from benchmarks import (
     b6_deliverable,
     b7_logging_scale,
     b8_fit_process,
+    b9_fixed_costs,
 )
 from benchmarks._common import Row, all_met, cli
 
@@ -26,6 +27,7 @@ SUITE = {
     "B6 deliverable": b6_deliverable.main,
     "B7 logging at scale": b7_logging_scale.main,
     "B8 fit isolation": b8_fit_process.main,
+    "B9 fixed costs": b9_fixed_costs.main,
 }
 
 

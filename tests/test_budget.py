@@ -123,14 +123,55 @@ def test_the_starting_points_are_scikit_learns_defaults_where_they_differ_from_t
     assert forest.resolve()["n_estimators"] != 100, "the declared default (search run's) is not changed"
 
 
+def _tried(study: optuna.Study, space: SearchSpace, n_trials: int, n_jobs: int = 1) -> list:
+    def objective(trial: optuna.trial.Trial) -> float:
+        _, params = space.sample(trial)
+        return float(len(str(params)))
+
+    study.optimize(objective, n_trials=n_trials, n_jobs=n_jobs)
+    return [space.decode(trial.params) for trial in study.trials]
+
+
 def test_a_new_study_starts_from_each_familys_starting_point_and_a_resume_does_not_again(workdir):
     config = StudyConfig(models=("knn", "random-forest", "linear"), n_trials=3, seed=7,
                          storage=f"sqlite:///{workdir / 'optuna.db'}", tracking=f"sqlite:///{workdir / 'mlflow.db'}")
     plan = plan_study(config)
+    starts = [(spec, spec.start()) for spec in plan.space.specs]
     study = open_study(plan, optuna.storages.RDBStorage(config.storage.url))
-    queued = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
-    assert [plan.space.decode(t.system_attrs["fixed_params"]) for t in queued] == [
-        (spec, spec.start()) for spec in plan.space.specs]
-    plan.trials_before = 3  # as `inspect_stores` finds it on a resume
-    open_study(plan, optuna.storages.RDBStorage(config.storage.url))
-    assert len(study.get_trials(states=(optuna.trial.TrialState.WAITING,))) == 3, "queued once"
+    assert _tried(study, plan.space, 4)[:3] == starts
+    resumed = open_study(plan, optuna.storages.RDBStorage(config.storage.url))
+    assert all(tried not in starts for tried in _tried(resumed, plan.space, 3)[4:]), "each start tried once"
+
+
+def test_threads_sharing_a_sqlite_study_each_take_their_own_starting_point(workdir):
+    """Queued (WAITING) trials were taken by two threads at once on SQLite: both ran trial 0."""
+    config = StudyConfig(models=("all",), n_trials=3, seed=7, n_jobs=2, storage=f"sqlite:///{workdir / 'optuna.db'}",
+                         tracking=f"sqlite:///{workdir / 'mlflow.db'}")
+    plan = plan_study(config)
+    study = open_study(plan, optuna.storages.RDBStorage(config.storage.url))
+    tried = _tried(study, plan.space, 10, n_jobs=2)
+    starts = [(spec, spec.start()) for spec in plan.space.specs]
+    assert sorted(starts, key=str) == sorted(tried[:5], key=str) and len(tried) == 10
+
+
+# -- the delivered model: scored on the held-out split, then fitted on every row --------------------------------
+
+
+@pytest.mark.parametrize("refit_all_rows", [True, False])
+def test_the_delivered_model_is_scored_held_out_then_fitted_on_every_row_unless_asked(refit_all_rows):
+    from search.data import DataSpec
+    from search.evaluation import Scoring, deliverable_fit
+
+    data = DataSpec().load()
+    knn, = models_named(["knn"])
+    pipeline = knn.build({"n_neighbors": 3}, 0, data.columns)
+    model, metrics = deliverable_fit(pipeline, data, Scoring("accuracy"), refit_all_rows=refit_all_rows)
+    held_out = pipeline.fit(data.X_train, data.y_train).score(data.X_test, data.y_test)
+    assert metrics["test_accuracy"] == pytest.approx(held_out) == pytest.approx(0.936), "the prototype's figure"
+    assert model[-1].n_samples_fit_ == (data.n_samples if refit_all_rows else len(data.y_train))
+
+
+def test_a_commands_choice_of_rows_is_recorded_for_the_sync_that_delivers_later(workdir):
+    config = StudyConfig(models=("knn",), refit_all_rows=False, storage=f"sqlite:///{workdir / 'optuna.db'}",
+                         tracking=f"sqlite:///{workdir / 'mlflow.db'}")
+    assert plan_study(config).stretch()["refit_all_rows"] is False

@@ -1,13 +1,17 @@
-"""Which model a several-model study tries next: the study's time shared by cost, taken from families clearly behind.
+"""What a study tries next: each family's starting point first, then the time shared by cost, none to laggards.
 
-Left to the sampler, the ``model`` dimension is drawn as often for a family
-whose trial takes seconds as for one whose trial takes milliseconds, and a
-family that is far behind keeps its share to the end. `FamilySampler` wraps the
-study's sampler (which still draws every model's own parameters, as
-`optuna.samplers.PartialFixedSampler` leaves it to) and picks the model itself:
+`FamilySampler` wraps the study's sampler, which still draws every model's own
+parameters (as `optuna.samplers.PartialFixedSampler` leaves it to):
 
-1. a family no trial has tried yet goes first (a new study queues each
-   family's starting point, so this is mostly a resume with a new model);
+- **Starting points.** A trial is first each family's starting point that no
+  trial has tried (`ModelSpec.start`: the untuned model a data scientist fits
+  first), so no study ends behind it. Taken by the sampler, not queued as
+  waiting trials, which two threads on one SQLite file could both take.
+- **The model**, in a several-model study. Left to the sampler, it is drawn as
+  often for a family whose trial takes seconds as for one whose trial takes
+  milliseconds, and a family far behind keeps its share to the end. Instead:
+
+1. a family no trial has tried yet goes first;
 2. a family is *clearly behind* once it has had `MIN_TRIALS` finished trials
    and its best is worse than the leader's by more than `BEHIND_BY` standard
    errors of the leader's fold scores: it gets no more trials;
@@ -25,7 +29,8 @@ from __future__ import annotations
 import datetime
 import math
 import statistics
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -112,21 +117,44 @@ def behind(record: FamilyRecord, leader: FamilyRecord, sign: float) -> bool:
 
 
 class FamilySampler(optuna.samplers.BaseSampler):
-    """A sampler that picks a several-model study's ``model`` by `next_family` and leaves the rest to ``base``."""
+    """A sampler that tries the untried ``starts`` (trial params) first, then picks a several-model study's
+    ``model`` by `next_family`; ``base`` draws the rest."""
 
-    def __init__(self, base: optuna.samplers.BaseSampler) -> None:
+    def __init__(self, base: optuna.samplers.BaseSampler, starts: Sequence[Mapping[str, Any]] = ()) -> None:
         self.base = base
+        self.starts = [dict(start) for start in starts]
+        self._fixed: dict[int, dict[str, Any]] = {}  # trial number -> the start it tries
+        self._lock = threading.Lock()  # the threads of --n-jobs share this sampler
+
+    def _untried_start(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any] | None:
+        tried = [other.params for other in study.get_trials(deepcopy=False) if other.number != trial.number]
+        tried += list(self._fixed.values())
+        return next((start for start in self.starts if start not in tried), None)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.base.before_trial(study, trial)
+        with self._lock:
+            start = self._untried_start(study, trial) if self.starts else None
+            if start is not None:
+                self._fixed[trial.number] = start
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        if trial.number in self._fixed:
+            return {}
         space = self.base.infer_relative_search_space(study, trial)
         return {name: distribution for name, distribution in space.items() if name != MODEL_DIMENSION}
 
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        if trial.number in self._fixed:  # a starting point: nothing drawn (TPE's group mode needs its own inference)
+            return {}
         return self.base.sample_relative(study, trial, search_space)
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
+        fixed = self._fixed.get(trial.number, {})
+        if param_name in fixed:
+            return fixed[param_name]
         if param_name != MODEL_DIMENSION:
             return self.base.sample_independent(study, trial, param_name, param_distribution)
         others = [t for t in study.get_trials(deepcopy=False) if t.number != trial.number]
@@ -134,12 +162,11 @@ class FamilySampler(optuna.samplers.BaseSampler):
         families = list(param_distribution.choices)  # type: ignore[attr-defined]  # the study's models
         return next_family(records(others, families, minimise=minimise), minimise=minimise)
 
-    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self.base.before_trial(study, trial)
-
     def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: optuna.trial.TrialState,
                     values: Sequence[float] | None) -> None:
         self.base.after_trial(study, trial, state, values)
+        with self._lock:
+            self._fixed.pop(trial.number, None)  # stored now: its params say it was tried
 
     def reseed_rng(self) -> None:
         self.base.reseed_rng()

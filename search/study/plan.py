@@ -7,8 +7,8 @@
    settings the study was made with (`search.study.config.mismatch`).
 3. `open_study`: the study is created (or loaded to resume), with its settings
    and this command's *stretch* (sampler, pruner, seed, workers) as user attrs.
-   A new study is seeded with each model's starting point (`ModelSpec.start`):
-   its first trials are the untuned models a data scientist would fit first.
+   Its sampler starts from each model's starting point (`ModelSpec.start`, see
+   `search.study.families`): the untuned models a data scientist fits first.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def inspect_stores(plan: StudyPlan) -> None:
         raise StorageError(f"cannot read Optuna storage {config.storage}: {one_line(error)}") from None
     trials = study.get_trials(deepcopy=False)
     problem = mismatch(study.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}, config)
-    if problem and any(trial.state.name != "WAITING" for trial in trials):  # queued starting points are no trials
+    if problem and trials:
         raise StudyError(problem)
     plan.recreate = bool(problem)
     plan.trials_before = len(trials)
@@ -156,7 +156,8 @@ def open_study(plan: StudyPlan, storage: optuna.storages.BaseStorage, slot: int 
     study = optuna.create_study(
         study_name=config.name,
         storage=storage,
-        sampler=make_sampler(config.sampler, offset(plan.seed, slot)),  # each worker its own draws
+        # Each worker its own draws; each starts from the models' starting points no trial has tried.
+        sampler=make_sampler(config.sampler, offset(plan.seed, slot), starting_points(plan.space)),
         pruner=make_pruner(config.pruner, config.scoring.cv),
         direction=config.scoring.direction,
         load_if_exists=True,
@@ -167,24 +168,23 @@ def open_study(plan: StudyPlan, storage: optuna.storages.BaseStorage, slot: int 
             raise StudyError(problem)
         study.set_user_attr(SETTINGS_ATTRIBUTE_KEY, config.settings())
         study.set_user_attr(plan.stretch_key, plan.stretch())
-        if plan.trials_before == 0 or plan.recreate:
-            enqueue_starting_points(study, plan.space)
     return study
 
 
-def enqueue_starting_points(study: optuna.study.Study, space: SearchSpace) -> None:
-    """Queue each model's starting point as the study's first trials (once: a queued twin is skipped)."""
-    for spec in space.specs:
-        study.enqueue_trial(space.encode(spec, spec.start()), skip_if_exists=True)
+def starting_points(space: SearchSpace) -> list[dict[str, Any]]:
+    """Each model's starting point, as trial params: where a study starts."""
+    return [space.encode(spec, spec.start()) for spec in space.specs]
 
 
-def join_study(config: StudyConfig, storage: optuna.storages.BaseStorage, seed: int, slot: int) -> optuna.study.Study:
-    """The study a job made, loaded by its worker ``slot`` (which draws from ``seed`` offset by its slot)."""
+def join_study(plan: StudyPlan, storage: optuna.storages.BaseStorage, slot: int) -> optuna.study.Study:
+    """The study a job made, loaded by its worker ``slot`` (which draws from the plan's seed offset by its slot)."""
     import optuna
 
+    config = plan.config
     try:
         study = optuna.load_study(
-            study_name=config.name, storage=storage, sampler=make_sampler(config.sampler, offset(seed, slot)),
+            study_name=config.name, storage=storage,
+            sampler=make_sampler(config.sampler, offset(plan.seed, slot), starting_points(plan.space)),
             pruner=make_pruner(config.pruner, config.scoring.cv),
         )
     except KeyError:

@@ -213,7 +213,7 @@ def run_share(config: StudyConfig, slot: int) -> int:
     """
     plan = plan_study(config)
     config = plan.config
-    study = join_study(config, open_storage(config.storage, heartbeat=True, claim=trial_claim), plan.seed, slot)
+    study = join_study(plan, open_storage(config.storage, heartbeat=True, claim=trial_claim), slot)
     quota = Quota(config.n_trials, config.timeout, 1, process_context())
     with Interrupts(stop=quota.stop, worker=True) as interrupts:
         run_quota(study, plan, quota, 0, None, interrupts)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from search.defaults import Pruner, Sampler
 from search.errors import InputError
@@ -12,15 +13,17 @@ if TYPE_CHECKING:
     import optuna
 
 
-def make_sampler(name: Sampler | str, seed: int | None) -> optuna.samplers.BaseSampler:
-    """The sampler ``name`` stands for, seeded. In a several-model study all but ``random`` leave the choice of
-    model to `search.study.families` (by time and promise) and draw the model's parameters."""
+def make_sampler(name: Sampler | str, seed: int | None,
+                 starts: Sequence[Mapping[str, Any]] = ()) -> optuna.samplers.BaseSampler:
+    """The sampler ``name`` stands for, seeded. All but ``random`` (a baseline, as it comes) first try the
+    ``starts`` (trial params) no trial has tried yet, and in a several-model study leave the choice of model
+    to `search.study.families` (by time and promise); they draw the model's parameters."""
     base = _sampler(name, seed)
     if Sampler(name) is Sampler.random:
         return base
     from search.study.families import FamilySampler
 
-    return FamilySampler(base)
+    return FamilySampler(base, starts)
 
 
 def _sampler(name: Sampler | str, seed: int | None) -> optuna.samplers.BaseSampler:
