@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import signal
 import sys
@@ -94,6 +95,9 @@ def run_fit(
     threadpools, prctl = _threadpools(), _prctl()
     receiving, sending = Pipe(duplex=False)
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _PARENT_DECIDES)  # none lands between fork and SIG_IGN
+    # The child must never collect the parent's garbage: finalising an SQLite connection another thread of the
+    # parent held a lock of at the fork waits on that lock forever. Frozen objects are not collected.
+    gc.freeze()
     try:
         parent = os.getpid()
         pid = os.fork()
@@ -101,6 +105,7 @@ def run_fit(
             receiving.close()
             _child(work, sending, parent, threadpools, prctl)
     finally:
+        gc.unfreeze()
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     sending.close()
     try:

@@ -175,3 +175,14 @@ def test_a_commands_choice_of_rows_is_recorded_for_the_sync_that_delivers_later(
     config = StudyConfig(models=("knn",), refit_all_rows=False, storage=f"sqlite:///{workdir / 'optuna.db'}",
                          tracking=f"sqlite:///{workdir / 'mlflow.db'}")
     assert plan_study(config).stretch()["refit_all_rows"] is False
+
+
+def test_workers_sharing_a_study_take_each_start_once(workdir):
+    """Each worker has its own sampler: a trial says which start it takes before it draws, so none is run twice."""
+    config = StudyConfig(models=("knn", "linear"), n_trials=3, seed=7, storage=f"sqlite:///{workdir / 'optuna.db'}",
+                         tracking=f"sqlite:///{workdir / 'mlflow.db'}")
+    plan = plan_study(config)
+    first, second = (open_study(plan, optuna.storages.RDBStorage(config.storage.url), slot) for slot in (0, 1))
+    one, other = first.ask(), second.ask()  # both running, neither has drawn a parameter yet
+    space = plan.space
+    assert {space.sample(one)[0].name, space.sample(other)[0].name} == {"knn", "linear"}

@@ -193,3 +193,27 @@ def test_a_fit_in_a_child_of_a_process_that_used_openmp_threads_does_not_hang():
 
     predicted = run_fit(lambda send: model.predict(rows), limit=60)
     assert list(predicted) == list(model.predict(rows))
+
+
+def test_a_fit_never_finalises_the_parents_garbage(tmp_path):
+    """A fit's child that collected an SQLite connection the parent had dropped hung on a lock another thread of
+    the parent held at the fork (seen: a worker's fit child stuck in sqlite3_finalize). Garbage stays the parent's."""
+    import gc
+
+    finalised = tmp_path / "finalised-by"
+
+    class Cycle:
+        def __del__(self) -> None:
+            finalised.write_text(str(os.getpid()))
+
+    gc.disable()
+    try:
+        cycle = Cycle()
+        cycle.itself = cycle
+        del cycle  # garbage only a collection finds
+        assert run_fit(lambda send: gc.collect()) >= 0
+        assert not finalised.exists(), "the child finalised the parent's garbage"
+    finally:
+        gc.enable()
+        gc.collect()
+    assert finalised.read_text() == str(os.getpid())

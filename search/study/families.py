@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
     from optuna.trial import FrozenTrial
 
+#: Trial system attribute: which of the sampler's starting points the trial tries (its index).
+START_ATTRIBUTE_KEY = "search:start"
 #: Finished trials (complete, pruned or failed) a family has before it can be judged behind.
 MIN_TRIALS = 3
 #: How many standard errors of the leader's mean fold score a family's best must trail by to be behind.
@@ -127,9 +129,12 @@ class FamilySampler(optuna.samplers.BaseSampler):
         self._lock = threading.Lock()  # the threads of --n-jobs share this sampler
 
     def _untried_start(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any] | None:
-        tried = [other.params for other in study.get_trials(deepcopy=False) if other.number != trial.number]
-        tried += list(self._fixed.values())
-        return next((start for start in self.starts if start not in tried), None)
+        """The first start no trial has tried or taken (a running trial says so before it draws its params)."""
+        others = [other for other in study.get_trials(deepcopy=False) if other.number != trial.number]
+        taken = {other.system_attrs.get(START_ATTRIBUTE_KEY) for other in others}
+        tried = [other.params for other in others] + list(self._fixed.values())
+        return next((start for index, start in enumerate(self.starts)
+                     if start not in tried and index not in taken), None)
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self.base.before_trial(study, trial)
@@ -137,6 +142,8 @@ class FamilySampler(optuna.samplers.BaseSampler):
             start = self._untried_start(study, trial) if self.starts else None
             if start is not None:
                 self._fixed[trial.number] = start
+                # Said at once, so the other workers take the next start (as TPE's constant liar shares its draws).
+                study._storage.set_trial_system_attr(trial._trial_id, START_ATTRIBUTE_KEY, self.starts.index(start))
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         if trial.number in self._fixed:
