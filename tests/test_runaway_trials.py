@@ -19,7 +19,7 @@ import pytest
 
 from search.fit_process import FitTimeout, run_fit
 from search.interrupts import Interrupted, Interrupts
-from search.study.limits import trial_limit
+from search.study.limits import trial_limit, trials_budget
 from search.study.orphans import fail_orphans
 
 PLUGIN = Path(__file__).parent / "plugin_example"
@@ -217,3 +217,13 @@ def test_a_fit_never_finalises_the_parents_garbage(tmp_path):
         gc.enable()
         gc.collect()
     assert finalised.read_text() == str(os.getpid())
+
+
+@pytest.mark.parametrize(("timeout", "spent", "budget"), [
+    (None, 3.0, None),  # no budget: trials start until --n-trials
+    (30.0, 2.0, 23.0),  # what is left, less 5 s for the write-up
+    (10.0, 1.0, 7.0),  # a fifth of a short budget
+    (10.0, 20.0, 1.0),  # spent before the first trial: one still starts
+])
+def test_trials_start_while_the_write_ups_share_of_timeout_is_left(timeout, spent, budget):
+    assert trials_budget(timeout, spent) == budget

@@ -33,7 +33,11 @@ def study(
             "on one study each add their own N.",
         ),
     ] = None,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Start no trial after this many seconds.")] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="The command's budget in seconds: trials start while the write-up's share "
+                     "(a fifth, at most 5 s) is left, so it ends about then."),
+    ] = None,
     trial_timeout: Annotated[
         float | None,
         typer.Option("--trial-timeout", metavar="SECONDS",

@@ -37,7 +37,7 @@ class StudyConfig:
     Args:
         models: Registered model names or aliases; several make one study.
         n_trials: Trials this command adds (``None`` with no timeout: `defaults.N_TRIALS`).
-        timeout: Seconds after which no new trial starts.
+        timeout: The command's budget in seconds (see `search.study.limits.trials_budget`).
         trial_timeout: Seconds after which one trial is stopped and failed (see `search.study.limits`).
         study_name: Default: the models' names, plus the data's when not the default.
         storage: The Optuna storage (a URL, parsed into a `Store`).

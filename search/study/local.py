@@ -17,6 +17,7 @@ from search.stores.optuna import open_storage
 from search.study.callbacks import study_callback
 from search.study.drivers import Ran
 from search.study.execution import run_quota
+from search.study.limits import trials_budget
 from search.study.orphans import fail_orphans
 from search.study.plan import open_study
 from search.study.progress import ProgressWatcher
@@ -44,7 +45,8 @@ class LocalWorkers:
         plan, study = outcome.plan, outcome.study
         config = plan.config
         context = process_context()
-        quota = Quota(config.n_trials, config.timeout, config.workers, context)
+        budget = trials_budget(config.timeout, outcome.timings.get("prepare", 0.0))  # --timeout counts from the start
+        quota = Quota(config.n_trials, budget, config.workers, context)
         pool = None
         if config.workers > 1:
             def on_death(slot: int, worker: str) -> None:
