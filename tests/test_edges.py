@@ -35,6 +35,8 @@ def test_help_reads_like_a_unix_tool(search_cli, command):
     usage = text.splitlines()[0]
     assert "{" not in usage and "<" not in usage, usage
     assert "``" not in text
+    arguments = text.split("Arguments:")[1].split("Options:")[0] if "Arguments:" in text else ""
+    assert "<" not in arguments, arguments  # 'MODEL...', not Typer's 'MODEL <list[str]>'
 
 
 def test_a_bad_choice_says_what_is_allowed_without_pydantic_words(search_cli):
