@@ -17,6 +17,9 @@ from models import Columns
 if TYPE_CHECKING:
     import pandas as pd
 
+#: From this many feature columns on, a table is said to be wide, with what that costs.
+WIDE_COLUMNS = 1_000
+
 #: Fewer rows than this and a column unique per row may be chance, not an ID.
 MIN_ROWS_FOR_ID = 20
 
@@ -25,14 +28,14 @@ def column_roles(features: pd.DataFrame) -> Columns:
     """The role of each of ``features``' columns, by the rules in this module's docstring."""
     import pandas as pd
 
+    distinct = features.nunique(dropna=True)  # one pass over the frame, not one per column: tables can be wide
+    present = features.notna().sum()
     numeric, categorical, dropped = [], [], {}
-    for name in features.columns:
-        column = features[name]
-        values = column.dropna()
-        is_number = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-        if values.nunique() <= 1:
-            dropped[str(name)] = "constant" if len(values) else "empty"
-        elif _is_id(values, len(column), is_number=is_number):
+    for position, (name, dtype) in enumerate(zip(features.columns, features.dtypes, strict=True)):
+        is_number = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        if distinct.iloc[position] <= 1:
+            dropped[str(name)] = "constant" if present.iloc[position] else "empty"
+        elif distinct.iloc[position] == len(features) and _is_id(features.iloc[:, position], is_number=is_number):
             dropped[str(name)] = "an ID (unique per row)"
         elif is_number:
             numeric.append(str(name))
@@ -41,10 +44,11 @@ def column_roles(features: pd.DataFrame) -> Columns:
     return Columns(tuple(numeric), tuple(categorical), dropped)
 
 
-def _is_id(values: pd.Series, rows: int, *, is_number: bool) -> bool:
+def _is_id(values: pd.Series, *, is_number: bool) -> bool:
+    """Whether ``values`` (one per row, all different) name the rows rather than describe them."""
     import pandas as pd
 
-    if rows < MIN_ROWS_FOR_ID or len(values) < rows or values.nunique() < rows:
+    if len(values) < MIN_ROWS_FOR_ID:
         return False
     if not is_number:
         return True
@@ -64,3 +68,13 @@ def notes(columns: Columns) -> list[str]:
             said.append(f"columns {first!r} and {name!r} differ only in case or spaces: they are taken as two "
                         "features (rename one, or leave it out, if they are the same)")
     return said
+
+
+def width_note(columns: Columns, rows: int) -> list[str]:
+    """What a wide table costs, said before the first trial rather than found out after it."""
+    used = len(columns.numeric) + len(columns.categorical)
+    if used < WIDE_COLUMNS:
+        return []
+    fewer_rows = f", more than its {rows:,} rows: a model can fit noise" if used > rows else ""
+    return [f"a wide table, {used:,} feature columns{fewer_rows}; every fit reads each column, so trials take "
+            "longer than on a narrow table: choose the columns that matter to go faster"]

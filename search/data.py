@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from models import Columns
 from search import defaults
-from search.columns import column_roles, notes
+from search.columns import column_roles, notes, width_note
 from search.datasets import BUNDLED, load_named
 from search.defaults import Task
 from search.errors import DataError
@@ -92,7 +92,7 @@ class DataSpec:
             raise DataError(f"{raw.description} has no usable feature column ({'; '.join(left_out[:3])}{more})")
         return Dataset(raw.description, X_train, X_test, y_train, y_test, name=raw.name,
                        target_name=raw.target_name, task=task, columns=columns,
-                       notes=(*raw.notes, *notes(columns)),
+                       notes=(*raw.notes, *notes(columns), *width_note(columns, len(raw.X))),
                        origin={**raw.origin, "test_size": self.test_size, "split_seed": self.split_seed})
 
 

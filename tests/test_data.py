@@ -99,3 +99,31 @@ def test_column_names_that_differ_only_in_case_or_spaces_are_said(tmp_path):
     assert data.n_features == 2
     assert ("columns 'Age' and 'age ' differ only in case or spaces: they are taken as two features (rename one, "
             "or leave it out, if they are the same)") in data.notes
+
+
+def test_a_wide_table_is_said_to_be_wide_before_any_trial_and_its_columns_sorted_as_a_narrow_ones(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from search.columns import WIDE_COLUMNS
+
+    rows = 60
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(rows, WIDE_COLUMNS)),
+                         columns=[f"c{i}" for i in range(WIDE_COLUMNS)])
+    frame["row_id"], frame["flat"], frame["blank"] = range(rows), 1.0, np.nan
+    frame["name"] = [f"n{i}" for i in range(rows)]
+    frame["kind"] = ["a", "b", None] * (rows // 3)
+    frame["y"] = [i % 2 for i in range(rows)]
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    data = load_dataset(str(tmp_path / "wide.csv"), target="y")
+    assert data.columns.dropped == {"row_id": "an ID (unique per row)", "flat": "constant", "blank": "empty",
+                                    "name": "an ID (unique per row)"}
+    assert data.columns.categorical == ("kind",) and len(data.columns.numeric) == WIDE_COLUMNS
+    wide = [note for note in data.notes if note.startswith("a wide table")]
+    assert wide == [f"a wide table, {WIDE_COLUMNS + 1:,} feature columns, more than its {rows} rows: a model can "
+                    "fit noise; every fit reads each column, so trials take longer than on a narrow table: choose "
+                    "the columns that matter to go faster"]
+    frame.drop(columns=[f"c{i}" for i in range(3, WIDE_COLUMNS)]).to_csv(tmp_path / "narrow.csv", index=False)
+    narrow = load_dataset(str(tmp_path / "narrow.csv"), target="y")
+    assert narrow.columns.dropped == data.columns.dropped and narrow.columns.numeric == ("c0", "c1", "c2")
+    assert not [note for note in narrow.notes if "wide" in note]

@@ -113,6 +113,21 @@ def test_a_fixed_run_registers_too(search_cli, tracking_uri):
     assert float(version.tags["test_score"]) == pytest.approx(0.936)
 
 
+@pytest.mark.parametrize("most_columns", [None, 3])
+def test_the_logged_model_has_an_input_example_unless_the_table_is_too_wide_to_check_one_fast(
+        search_cli, tracking_uri, monkeypatch, most_columns):
+    from search.deliverable import logged_model
+
+    if most_columns is not None:  # the synthetic table's 20 columns, as wide as 10,000 would be
+        monkeypatch.setattr(logged_model, "INPUT_EXAMPLE_MAX_COLUMNS", most_columns)
+    assert search_cli("run", "knn", "--n-neighbors", "3").returncode == 0
+    client = MlflowClient(tracking_uri)
+    [run] = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    model = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/model")
+    assert [column["name"] for column in model.signature.inputs.to_dict()] == list(DataSpec().load().feature_names)
+    assert (model.saved_input_example_info is None) == (most_columns is not None)
+
+
 @pytest.fixture
 def champion(search_cli, tracking_uri, workdir):
     _study(search_cli, "--n-trials", "3", "--seed", "1", "--register", "knn-clf", "--no-figures")
