@@ -352,3 +352,33 @@ def test_sync_never_logs_a_second_run_for_a_trial_its_process_logged_while_sync_
     children = [r for r in runs_of(client, "late") if "mlflow.parentRunId" in r.data.tags]
     assert [c.data.tags["number"] for c in children] == ["0"], "one run for the one trial"
     assert report.created == []
+
+
+_THREADED_OWNER = """
+import sys, threading, time
+threading.Thread(target=time.sleep, args=(600,), daemon=True).start()  # as a notebook's kernel runs threads
+from search.tracking._background import BackgroundWriter
+writer = BackgroundWriter(sys.argv[1])
+print(writer._process.pid, writer.ready, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow  # starts an owner process, a fork server and a writer
+def test_a_writer_of_a_process_running_threads_comes_from_the_fork_server_ready_and_dies_with_its_owner(
+        tracking_uri):
+    """Forking a process that runs threads is unsafe; spawning a writer imports MLflow again (2.7 s of CPU)."""
+    import psutil
+
+    owner = subprocess.Popen([sys.executable, "-c", _THREADED_OWNER, tracking_uri], stdout=subprocess.PIPE, text=True)
+    try:
+        pid, ready = owner.stdout.readline().split()
+        writer = psutil.Process(int(pid))
+        server = writer.parent()
+        assert ready == "True", "a forked writer has MLflow already: it takes records at once"
+        assert server.pid != owner.pid and server.ppid() == owner.pid, "forked by the owner's fork server"
+    finally:
+        owner.kill()
+        owner.wait()
+    _, alive = psutil.wait_procs([writer, server], timeout=30)
+    assert alive == [], "the writer and the fork server end with their owner (kill -9 included)"

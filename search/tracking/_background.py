@@ -1,7 +1,7 @@
 """A writer process that takes run records off a queue, so logging runs beside the study.
 
 Until it says it is ready (a spawned one imports MLflow first, which takes
-seconds), its owner writes in the foreground (`search.tracking._outage`).
+seconds; only where there is no fork), its owner writes in the foreground (`search.tracking._outage`).
 
 MLflow's store code holds the interpreter lock, so a writer *thread* would
 still slow the optimisation; a process can use another core. The optimising
@@ -100,7 +100,7 @@ class BackgroundWriter:
         start_process(self._process)
         self._flushes = 0
         #: Whether to send it records: a spawned writer imports MLflow first, seconds in which its owner writes
-        #: them itself; a forked one has MLflow already, and takes them at once.
+        #: them itself; a forked one (by us or by the fork server) has MLflow already, and takes them at once.
         self.ready = context.get_start_method() != "spawn"
         #: Why the writer stopped working, if it said.
         self.death: WriteError | None = None
