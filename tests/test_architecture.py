@@ -148,3 +148,34 @@ def test_an_entry_point_loads_none_of_our_modules_it_does_not_use(entry, its_own
     ).stdout.split()
     loaded = {name for name in listed if name not in its_own and not name.startswith(f"{its_own[-1]}.")}
     assert entry in listed and loaded == set(), f"import {entry} loads {sorted(loaded)}"
+
+
+def test_search_help_loads_no_command_and_no_heavy_library():
+    """``search --help`` pays for Typer and the command list only: each command's module loads when it runs."""
+    import subprocess
+    import sys
+
+    listed = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom search.cli import main\ntry:\n    main(['--help'])\n"
+                               "except SystemExit:\n    pass\nprint(' '.join(sys.modules), file=sys.stderr)"],
+        capture_output=True, text=True, check=True,
+    ).stderr.split()
+    commands = [name for name in listed if name.startswith("search.cli.") and name != "search.cli.usage"]
+    heavy = [name for name in ("numpy", "pandas", "sklearn", "optuna", "mlflow", "sqlalchemy") if name in listed]
+    assert commands == [] and heavy == [], (commands, heavy)
+
+
+def test_the_command_list_says_what_each_commands_own_help_says():
+    from search.cli import COMMANDS, LazyCommands  # before Typer: it sets how Typer formats help
+
+    group = LazyCommands()
+    for name, (_, summary) in COMMANDS.items():
+        command = group.get_command(None, name)
+        assert (command.help or "").splitlines()[0] == summary, name
+
+
+def test_the_tracking_librarys_face_gives_every_name_it_lists():
+    import search.tracking
+
+    assert sorted(search.tracking.__all__) == sorted(search.tracking._HOMES)
+    assert all(getattr(search.tracking, name) is not None for name in search.tracking.__all__)

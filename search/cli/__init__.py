@@ -1,9 +1,11 @@
 """The ``search`` command line.
 
-Only Typer is imported here: MLflow, Optuna and scikit-learn are imported by
-the commands that use them, so ``search --help`` answers at once. The modules
-mirror the command tree: ``study``, ``run``, ``models``, ``results`` (best,
-trials), ``sync``, ``predict``, ``plot``, ``ui``.
+Each command's module is imported when that command runs (or shows its help),
+as Click's "lazily loading subcommands" recipe does, and MLflow, Optuna and
+scikit-learn only by the code that uses them: ``search --help`` loads Typer
+and this module alone. The modules mirror the command tree: ``study``,
+``run``, ``models``, ``results`` (best, trials), ``sync``, ``predict``,
+``plot``, ``ui``.
 """
 
 from __future__ import annotations
@@ -14,19 +16,13 @@ import sys
 # Plain Click help instead of Rich panels: importing Rich would double the start-up of every command.
 os.environ.setdefault("TYPER_USE_RICH", "0")
 
-from typing import Annotated
+import importlib
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from models import ParamError
-from search.cli.models import models
-from search.cli.plot import plot
-from search.cli.predict import predict
-from search.cli.results import best, trials
-from search.cli.run import run_app
-from search.cli.study import study
-from search.cli.sync import sync
-from search.cli.ui import ui
 from search.cli.usage import PlainUsage
 from search.deliverable.lineage import record_command
 from search.errors import SearchError
@@ -35,7 +31,50 @@ from search.stores.mlflow import quiet_mlflow
 from search.text import error_line as format_error
 from search.text import mask, warnings_as_lines
 
+if TYPE_CHECKING:
+    import click
+
+#: Each command: the module defining it (a function of the command's name, or ``run_app``), and the line
+#: ``search --help`` lists it with: the function's docstring's first line (a test keeps them equal).
+COMMANDS = {
+    "models": ("search.cli.models", "List the models, their parameters and search spaces."),
+    "study": ("search.cli.study", "Run (or resume) a study, every trial logged to MLflow."),
+    "best": ("search.cli.results", "Show a study's best trial and its test scores."),
+    "trials": ("search.cli.results", "List a study's trials, with their estimator params."),
+    "sync": ("search.cli.sync", "Repair a study's MLflow runs after a crash or an outage."),
+    "predict": ("search.cli.predict", "Predict with a logged model, for each row of a CSV file."),
+    "plot": ("search.cli.plot", "Write a study's figures (history, importances, ...) as PNG files."),
+    "ui": ("search.cli.ui", "Serve the MLflow UI on the tracking store (127.0.0.1)."),
+    "run": ("search.cli.run", "Fit a model once with fixed parameters; log it to MLflow."),
+}
+
+
+class LazyCommands(TyperGroup):
+    """The commands, each built from its module when it is asked for: listing them imports none."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[name][0])
+        if name == "run":
+            command = typer.main.get_group(module.run_app)
+        else:
+            single = typer.Typer()
+            single.command(name=name, cls=PlainUsage)(getattr(module, name))
+            command = typer.main.get_command(single)
+        command.name = name
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
+
+
 app = typer.Typer(
+    cls=LazyCommands,
     name="search",
     help="Hyperparameter search for scikit-learn models with Optuna, every trial tracked in MLflow.",
     no_args_is_help=True,
@@ -62,16 +101,6 @@ def _options(
 ) -> None:
     """Hyperparameter search for scikit-learn models with Optuna, every trial tracked in MLflow."""
 
-
-app.command(cls=PlainUsage)(models)
-app.command(cls=PlainUsage)(study)
-app.command(cls=PlainUsage)(best)
-app.command(cls=PlainUsage)(trials)
-app.command(cls=PlainUsage)(sync)
-app.command(cls=PlainUsage)(predict)
-app.command(cls=PlainUsage)(plot)
-app.command(cls=PlainUsage)(ui)
-app.add_typer(run_app, name="run")
 
 
 def error_line(message: str) -> None:

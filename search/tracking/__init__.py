@@ -23,18 +23,37 @@ Example::
     callback.close()                      # everything queued is written
 """
 
-from search.tracking._callback import MLflowCallback
-from search.tracking._outage import UNLOGGED_ATTRIBUTE_KEY, UnloggedTrialsWarning
-from search.tracking._reconcile import SyncReport
-from search.tracking._records import (
-    FAIL_REASON_ATTRIBUTE_KEY,
-    INTERRUPTED_REASON,
-    METRICS_ATTRIBUTE_KEY,
-    PARTIAL_SUFFIX,
-    RUN_ID_ATTRIBUTE_KEY,
-    record_failures,
-)
-from search.tracking._study_run import STUDY_RUN_ATTRIBUTE_KEY
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from search.tracking._callback import MLflowCallback
+    from search.tracking._outage import UNLOGGED_ATTRIBUTE_KEY, UnloggedTrialsWarning
+    from search.tracking._reconcile import SyncReport
+    from search.tracking._records import (
+        FAIL_REASON_ATTRIBUTE_KEY,
+        INTERRUPTED_REASON,
+        METRICS_ATTRIBUTE_KEY,
+        PARTIAL_SUFFIX,
+        RUN_ID_ATTRIBUTE_KEY,
+        record_failures,
+    )
+    from search.tracking._study_run import STUDY_RUN_ATTRIBUTE_KEY
+
+#: Where each public name lives: loaded when first used (PEP 562), so the app's use of one helper
+#: (``search.tracking._text``) does not load the callback and everything below it.
+_HOMES = {
+    "MLflowCallback": "_callback",
+    "UNLOGGED_ATTRIBUTE_KEY": "_outage",
+    "UnloggedTrialsWarning": "_outage",
+    "SyncReport": "_reconcile",
+    "FAIL_REASON_ATTRIBUTE_KEY": "_records",
+    "INTERRUPTED_REASON": "_records",
+    "METRICS_ATTRIBUTE_KEY": "_records",
+    "PARTIAL_SUFFIX": "_records",
+    "RUN_ID_ATTRIBUTE_KEY": "_records",
+    "record_failures": "_records",
+    "STUDY_RUN_ATTRIBUTE_KEY": "_study_run",
+}
 
 __all__ = [
     "FAIL_REASON_ATTRIBUTE_KEY",
@@ -49,3 +68,11 @@ __all__ = [
     "UnloggedTrialsWarning",
     "record_failures",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:  # every name of __all__ (a test checks)
+        import importlib
+
+        return getattr(importlib.import_module(f"search.tracking.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'search.tracking' has no attribute {name!r}")
