@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import click
+from typing import TYPE_CHECKING
+
 import typer
 from typer.core import TyperCommand
+
+if TYPE_CHECKING:
+    import click
 
 
 def _argument_name(param: click.Parameter) -> str:

@@ -14,7 +14,6 @@ import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from search.text import mask
@@ -100,6 +99,8 @@ def lineage(data: Dataset) -> Lineage:
 
 def provenance_tags(command: Sequence[str] | None = None) -> dict[str, str]:
     """What reproduces a run besides its params: the package versions and the command line (masked)."""
+    from importlib.metadata import PackageNotFoundError, version  # read here: every command imports this module
+
     tags = {}
     for package in PACKAGES:
         try:
