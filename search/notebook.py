@@ -91,7 +91,7 @@ def tune(
     y: pd.Series | np.ndarray | Sequence[Any] | None = None,
     *,
     target: str | None = None,
-    models: Sequence[str] = (ALL_MODELS,),
+    models: str | Sequence[str] = (ALL_MODELS,),
     n_trials: int | None = None,
     timeout: float | None = None,
     trial_timeout: float | None = None,
@@ -116,8 +116,8 @@ def tune(
     """Tune ``models`` on ``X`` and ``y`` (or on the DataFrame ``X`` and its column ``target``); log it all to MLflow.
 
     Calling it again with the same data and arguments resumes the study and adds ``n_trials`` more.
-    Arguments are those of ``search study`` (see ``search study --help``); ``models`` defaults to
-    every model that fits the task.
+    Arguments are those of ``search study`` (see ``search study --help``); ``models`` (a name, or a
+    list of names) defaults to every model that fits the task.
 
     Example::
 
@@ -138,7 +138,8 @@ def tune(
 
     frame, target = _table(X, y, target)
     config = StudyConfig(
-        models=tuple(models), n_trials=n_trials, timeout=timeout, trial_timeout=trial_timeout,
+        models=(models,) if isinstance(models, str) else tuple(models),
+        n_trials=n_trials, timeout=timeout, trial_timeout=trial_timeout,
         study_name=study_name, storage=storage or defaults.STORAGE, tracking=tracking_uri, experiment=experiment,
         sampler=sampler, pruner=pruner, seed=seed, scoring=Scoring(metric, cv), log_model=log_model, figures=figures,
         register=register, refit_all_rows=refit_all_rows,

@@ -369,12 +369,13 @@ X_SMALL, Y_SMALL = np.random.default_rng(0).normal(size=(60, 3)), np.arange(60) 
     ({"timeout": "abc"}, "--timeout must be a number of seconds, got 'abc'"),
     ({"trial_timeout": 0}, "--trial-timeout must be positive, got 0"),
     ({"cv": "5"}, "--cv must be a whole number of folds, got '5'"),
+    ({"models": "knm"}, "unknown model 'knm'"),  # one name as a string, not the letters 'k', 'n', 'm'
 ])
 def test_tune_refuses_a_bad_argument_in_one_line_and_creates_nothing(workdir, arguments, fragment):
     import search
 
     with pytest.raises(search.errors.InputError) as refused:
-        search.tune(X_SMALL, Y_SMALL, models=["knn"], progress=False, **arguments)
+        search.tune(X_SMALL, Y_SMALL, **{"models": ["knn"], "progress": False, **arguments})
     assert fragment in str(refused.value) and "\n" not in str(refused.value)
     assert list(workdir.iterdir()) == [], "nothing created"
 
