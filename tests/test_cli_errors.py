@@ -2,6 +2,7 @@
 
 import os
 
+import optuna
 import pytest
 
 from conftest import QUICK, free_port, require_system
@@ -89,6 +90,8 @@ def test_help_does_not_import_heavy_libraries(workdir):
     ["predict", "models:/m@champion", "--data", "nothere.csv"],
     ["predict", "models:/m@champion", "--data", "{rows}", "--output", "no/such/dir/out.csv"],
     ["study", "knn", "--storage", "no/such/dir/x.journal"],
+    ["sync", "nosuch", "--storage", "sqlite:///{study}"],
+    ["best", "nosuch", "--storage", "sqlite:///{study}"],
 ])
 def test_a_refusal_comes_before_mlflow_or_scikit_learn_is_imported(workdir, args):
     """A bad path is refused at once, not after the seconds MLflow and scikit-learn take to import."""
@@ -96,11 +99,13 @@ def test_a_refusal_comes_before_mlflow_or_scikit_learn_is_imported(workdir, args
     import sys
 
     rows = _csv(workdir / "rows.csv", ["a,b", "1,2"])
+    study = workdir / "optuna.db"
+    optuna.create_study(study_name="s", storage=f"sqlite:///{study}")  # a storage without the study asked for
     program = (
         "import sys\nfrom search.cli import main\ntry:\n    main(ARGS)\nexcept SystemExit as done:\n"
         "    print('EXIT', done.code)\n"
         "print('HEAVY', [m for m in ('mlflow', 'sklearn') if m in sys.modules])"
-    ).replace("ARGS", repr([a.format(rows=rows) for a in args]))
+    ).replace("ARGS", repr([a.format(rows=rows, study=study) for a in args]))
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=workdir)
     assert "EXIT 2" in out.stdout and "HEAVY []" in out.stdout, (out.stdout, out.stderr)
 

@@ -66,9 +66,8 @@ class SyncOutcome:
 def sync_study(study_name: str, storage: Store, tracking: Store) -> SyncOutcome:
     """Give every finished trial of ``study_name`` exactly one complete run, and end what a dead process left."""
     import optuna
-    from mlflow import MlflowClient
 
-    stored = load_study(study_name, storage)  # read-only first: a missing study creates nothing
+    stored = load_study(study_name, storage)  # read-only first: a missing study creates nothing (nor loads MLflow)
     last = stretches_of(stored)[-1:] or [{}]  # the last command's wishes: its model, registration, figures
     config = StudyConfig.from_settings(
         stored.user_attrs.get(SETTINGS_ATTRIBUTE_KEY) or {}, name=study_name, storage=storage, tracking=tracking,
@@ -82,6 +81,8 @@ def sync_study(study_name: str, storage: Store, tracking: Store) -> SyncOutcome:
     space = fitted_space(config, dataset)
     prepare_tracking_store(tracking)
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
+    from mlflow import MlflowClient
+
     client = MlflowClient(tracking.url)
     experiment = _experiment_of(client, study, config)
     orphans = fail_orphans(study)
