@@ -12,7 +12,7 @@ process on a fresh copy of the same pre-migrated sqlite MLflow store, with the
 same in-memory Optuna storage kind and the same random sampler seed, so each
 does exactly the same trials; variants are interleaved and repeated, medians
 are reported. Times include starting our writer process (forked while the
-process is single-threaded, see search.tracking._processes; the callback is made
+process is single-threaded, see search.common.processes; the callback is made
 inside the timed region) and waiting for it to finish (``close``).
 """
 

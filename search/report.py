@@ -78,7 +78,7 @@ class ConsoleReporter(Reporter):
         if self._bar_wanted and config.n_trials is not None:
             from tqdm.auto import tqdm  # a notebook's own bar in a Jupyter kernel
 
-            # No monitor thread: with only the main thread, worker processes can be forked (see tracking._processes).
+            # No monitor thread: with only the main thread, helpers can be forked (see search.common.processes).
             tqdm.monitor_interval = 0
             self._bar = tqdm(total=config.n_trials, unit="trial", file=sys.stderr, dynamic_ncols=True)
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from models import DataShape, ModelSpec
+from search.common.mlflow_client import ROLE_TAG
+from search.common.mlflow_compat import run_context_tags
 from search.data import DataSpec
 from search.deliverable.champion import DIGEST_TAG, METRIC_TAG, SCORE_TAG, direction_tag, register_version
 from search.deliverable.lineage import lineage, provenance_tags
@@ -19,8 +21,6 @@ from search.seeds import check_seed, seed_or_drawn
 from search.stores.mlflow import experiment_id as find_experiment
 from search.stores.mlflow import prepare_tracking_store
 from search.stores.urls import Store, resolve_tracking
-from search.tracking._client import ROLE_TAG
-from search.tracking._mlflow_compat import run_context_tags
 
 if TYPE_CHECKING:
     from search.deliverable.champion import Registration

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from search.tracking._text import mask, numbers_text, one_line
+from search.common.lines import mask, numbers_text, one_line
 
 __all__ = ["error_line", "mask", "numbers_text", "one_line", "plural", "squeeze", "warnings_as_lines",
            "warnings_as_lines_within"]

@@ -134,6 +134,7 @@ def test_no_module_is_over_300_lines(name):
 @pytest.mark.parametrize(("entry", "its_own"), [
     ("search", ("search",)),  # the package's face: `tune` is loaded when first used
     ("search.tracking", ("search", "search.tracking")),  # a library of its own: nothing of the app
+    ("search.common", ("search", "search.common")),  # below both: nothing above it
 ])
 def test_an_entry_point_loads_none_of_our_modules_it_does_not_use(entry, its_own):
     """What really runs, not only the source's arrows: a package's __init__ importing a submodule eagerly drags
@@ -179,3 +180,22 @@ def test_the_tracking_librarys_face_gives_every_name_it_lists():
 
     assert sorted(search.tracking.__all__) == sorted(search.tracking._HOMES)
     assert all(getattr(search.tracking, name) is not None for name in search.tracking.__all__)
+
+
+def test_nothing_outside_the_tracking_library_imports_its_private_names():
+    """The app uses `search.tracking`'s public face; what both need lives in `search.common`, below both."""
+    known = modules()
+    private = [f"{path.relative_to(REPO)}:{node.lineno} imports {target}"
+               for name, path in known.items() if not name.startswith("search.tracking")
+               for target, node, _ in imports(path, name, known)
+               if target.startswith("search.tracking._")]
+    assert private == []
+
+
+def test_the_common_layer_imports_nothing_above_it():
+    known = modules()
+    above = [f"{path.relative_to(REPO)}:{node.lineno} imports {target}"
+             for name, path in known.items() if name.startswith("search.common")
+             for target, node, _ in imports(path, name, known)
+             if not target.startswith("search.common")]
+    assert above == []

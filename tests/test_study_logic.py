@@ -260,7 +260,7 @@ def test_a_forked_helper_never_talks_over_the_parents_postgresql_connections(pos
     import psycopg
     from sqlalchemy import text
 
-    from search.tracking._processes import process_context
+    from search.common.processes import process_context
 
     storage = open_storage(resolve_storage(postgres_url))
     optuna.create_study(study_name="s", storage=storage)

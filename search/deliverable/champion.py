@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from search.common.mlflow_client import quote
 from search.interrupts import Interrupted, shielded, stop_requested
-from search.tracking._client import quote
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

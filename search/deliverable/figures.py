@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from models import MODEL_DIMENSION
+from search.common.processes import start as start_process
+from search.common.processes import watch_parent
 from search.errors import InputError
 from search.stores.optuna import open_storage
 from search.text import one_line, plural
-from search.tracking._processes import start as start_process
-from search.tracking._processes import watch_parent
 from search.trials import metric_of, space_of, trials_frame
 
 if TYPE_CHECKING:

@@ -15,12 +15,12 @@ import os
 import sys
 from collections.abc import Iterator
 
+from search.common.mlflow_client import get_or_create_experiment
+from search.common.store_files import prepare_store
 from search.errors import InputError
 from search.stores.server import TrackingError, check_server
 from search.stores.urls import Store
 from search.text import mask, one_line
-from search.tracking._client import get_or_create_experiment
-from search.tracking._store import prepare_store
 
 #: MLflow's HTTP client settings for our commands (MLflow's own defaults: 7 retries, 120 s timeout,
 #: so a dead server blocks each request for minutes). Set only where the user has not set them.

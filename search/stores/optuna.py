@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from search.common.processes import forget_in_children
+from search.common.store_files import creating
 from search.errors import InputError, SearchError
 from search.stores.urls import Kind, Store
 from search.text import one_line
-from search.tracking._processes import forget_in_children
-from search.tracking._store import creating
 
 if TYPE_CHECKING:
     import optuna

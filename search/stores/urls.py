@@ -12,8 +12,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from search import defaults
+from search.common.store_files import SQLITE_PREFIX, sqlite_file
 from search.text import mask
-from search.tracking._store import SQLITE_PREFIX, sqlite_file
 
 JOURNAL_SUFFIX = ".journal"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from search.common.processes import process_context
 from search.interrupts import Interrupts
 from search.stores.optuna import open_storage
 from search.study.callbacks import study_callback
@@ -22,7 +23,6 @@ from search.study.orphans import fail_orphans
 from search.study.plan import open_study
 from search.study.progress import ProgressWatcher
 from search.study.workers import Quota, WorkerPool, trial_claim, worker_id
-from search.tracking._processes import process_context
 from search.trials import counts_toward_quota, worker_of
 
 if TYPE_CHECKING:

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from search.common.processes import process_context
 from search.interrupts import Interrupted, Interrupts
 from search.stores.optuna import open_storage
 from search.stores.urls import Kind
@@ -34,7 +35,6 @@ from search.study.plan import join_study, plan_study
 from search.study.progress import ProgressWatcher
 from search.study.workers import Quota, trial_claim, worker_id
 from search.text import plural
-from search.tracking._processes import process_context
 from search.trials import counts_toward_quota, worker_of
 
 if TYPE_CHECKING:

@@ -20,6 +20,7 @@ import contextlib
 import time
 from typing import TYPE_CHECKING
 
+from search.common.processes import process_context
 from search.deliverable.figures import FigureProcess
 from search.deliverable.lineage import lineage, provenance_tags
 from search.errors import SearchError
@@ -39,7 +40,6 @@ from search.study.progress import Reporter
 from search.study.workers import trial_claim, worker_id
 from search.study.wrapup import FLUSH_SECONDS, wrap_up
 from search.text import one_line
-from search.tracking._processes import process_context
 
 if TYPE_CHECKING:
     from search.study.drivers import Driver

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_for
 from typing import TYPE_CHECKING, Any
 
+from search.common.processes import start as start_process
+from search.common.processes import watch_parent
 from search.errors import SearchError
-from search.tracking._processes import start as start_process
-from search.tracking._processes import watch_parent
 from search.trials import TRIAL_ATTRIBUTE_KEY
 
 if TYPE_CHECKING:

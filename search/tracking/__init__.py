@@ -1,11 +1,11 @@
 """MLflow tracking for Optuna studies: our own `MLflowCallback`.
 
-A library: it imports nothing from the rest of the toolkit, and importing it
-does not import MLflow (the callback does when it first logs). Its public face
-is the callback, the decorator that keeps a failed trial's error, and the names
-of what it records; the application reuses a few of its private helpers
-(`_text` for masking, `_processes` for helper processes, `_store` for creating a
-local store once) rather than keeping second copies.
+A library: it imports nothing from the rest of the toolkit but `search.common`
+(helper processes, local store files, one-line and masked text, MLflow client
+helpers: what the application uses too), and importing it does not import
+MLflow (the callback does when it first logs). Its public face is the
+callback, the decorator that keeps a failed trial's error, and the names of
+what it records; the application imports nothing else of it.
 
 Example::
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from search.tracking._study_run import STUDY_RUN_ATTRIBUTE_KEY
 
 #: Where each public name lives: loaded when first used (PEP 562), so the app's use of one helper
-#: (``search.tracking._text``) does not load the callback and everything below it.
+#: (``search.common.lines``) does not load the callback and everything below it.
 _HOMES = {
     "MLflowCallback": "_callback",
     "UNLOGGED_ATTRIBUTE_KEY": "_outage",

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
 
-from search.tracking._processes import process_context, watch_parent
-from search.tracking._processes import start as start_process
+from search.common.processes import process_context, watch_parent
+from search.common.processes import start as start_process
 from search.tracking._records import RunRecord
 from search.tracking._writer import Outcome, RunUpdate, RunWriter, WriteError, as_write_error
 

@@ -9,15 +9,15 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from search.common.lines import numbers_text, one_line
+from search.common.mlflow_compat import run_context_tags
+from search.common.store_files import prepare_store
 from search.tracking._destinations import Destinations, ParentRunLayout
 from search.tracking._fluent import in_trial_run
-from search.tracking._mlflow_compat import run_context_tags
 from search.tracking._outage import Delivery, UnloggedTrialsWarning
 from search.tracking._reconcile import SyncReport, reconcile
 from search.tracking._records import RunRecord, build_record, metric_names
-from search.tracking._store import prepare_store
 from search.tracking._study_run import StudyRun
-from search.tracking._text import numbers_text, one_line
 
 if TYPE_CHECKING:
     import optuna

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from search.tracking._client import get_or_create_experiment
-from search.tracking._mlflow_compat import active_experiment_id, callers_active_run_id
-from search.tracking._store import creating, sqlite_file
+from search.common.mlflow_client import get_or_create_experiment
+from search.common.mlflow_compat import active_experiment_id, callers_active_run_id
+from search.common.store_files import creating, sqlite_file
 from search.tracking._study_run import StudyRun
 
 if TYPE_CHECKING:

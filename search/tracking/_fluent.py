@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from search.tracking._client import PARENT_TAG
-from search.tracking._mlflow_compat import active_experiment_id
+from search.common.mlflow_client import PARENT_TAG
+from search.common.mlflow_compat import active_experiment_id
 from search.tracking._records import RUN_ID_ATTRIBUTE_KEY, record_failures
 
 if TYPE_CHECKING:

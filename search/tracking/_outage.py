@@ -21,9 +21,9 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from search.common.lines import one_line
 from search.tracking._background import BackgroundWriter
 from search.tracking._records import RunRecord
-from search.tracking._text import one_line
 from search.tracking._writer import Key, Outcome, RunUpdate, RunWriter, WriteError, as_write_error
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from search.tracking._client import PARENT_TAG, quote
+from search.common.lines import count, numbers_text
+from search.common.mlflow_client import PARENT_TAG, quote
 from search.tracking._records import RunRecord
-from search.tracking._text import count, numbers_text
 from search.tracking._writer import RunWriter
 
 if TYPE_CHECKING:

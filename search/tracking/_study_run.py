@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from search.tracking._client import ROLE_TAG, STUDY_TAG, quote
+from search.common.mlflow_client import ROLE_TAG, STUDY_TAG, quote
 from search.tracking._records import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH, METRICS_ATTRIBUTE_KEY, truncate
 from search.tracking._writer import RunUpdate
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from search.tracking._client import PARENT_TAG
+from search.common.lines import one_line
+from search.common.mlflow_client import PARENT_TAG
 from search.tracking._records import RunRecord
-from search.tracking._text import one_line
 
 #: A trial across studies and storages: its study's name and its number.
 Key = tuple[str, int]
