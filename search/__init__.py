@@ -9,7 +9,8 @@ registration, figures and predictions), and `search.cli` (the ``search``
 command), and `search.tune` for notebooks. Models themselves are declared in
 the `models` package.
 
-``import search`` loads none of them: `tune` and `TuneResult` are imported
+``import search`` loads none of them: its names (`tune`, `TuneResult`, the
+errors a call can raise, `ModelSpec` for a model of one's own) are imported
 when first used (PEP 562), so ``import search.tracking`` and ``search --help``
 pay only for what they use.
 """
@@ -19,16 +20,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from models import ModelSpec
+    from search.errors import DataError, InputError, SearchError
     from search.notebook import TuneResult, tune
+    from search.stores.server import TrackingError
 
-__all__ = ["TuneResult", "tune"]
+#: Where each public name lives: imported when first used (PEP 562).
+_HOMES = {
+    "tune": "search.notebook",
+    "TuneResult": "search.notebook",
+    "SearchError": "search.errors",
+    "InputError": "search.errors",
+    "DataError": "search.errors",
+    "TrackingError": "search.stores.server",
+    "ModelSpec": "models",
+}
+
+__all__ = ["DataError", "InputError", "ModelSpec", "SearchError", "TrackingError", "TuneResult", "tune"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from search import notebook
+    if name in _HOMES:  # every name of __all__ (a test checks)
+        import importlib
 
-        return getattr(notebook, name)
+        return getattr(importlib.import_module(_HOMES[name]), name)
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

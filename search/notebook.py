@@ -10,15 +10,16 @@ the notebook's own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from search import defaults
 from search.data import FRAME_PREFIX, DataError, DataSpec
-from search.evaluation import Scoring
+from search.evaluation import Scoring, delivered_rows
 from search.interrupts import embedded
 from search.plugins import ALL_MODELS
 from search.report import ConsoleReporter, interrupted_line
@@ -38,19 +39,24 @@ if TYPE_CHECKING:
     from search.study.outcome import StudyOutcome
 
 
-@dataclass
+@dataclass(frozen=True)
 class TuneResult:
-    """What `tune` found: the best configuration, its scores, the fitted model, and where it is all kept."""
+    """What `tune` found: the best configuration, its scores, the fitted model, and where it is all kept.
 
-    #: The Optuna study (every trial, resumable with the same call).
+    Named as scikit-learn's searches name theirs (``best_params``, ``best_score``) and Optuna's studies
+    (``best_trial``); ``best_params`` are the estimator's parameters, ``best_trial.params`` Optuna's draw.
+    """
+
+    #: The Optuna study (every trial, resumable with the same call), and its best trial.
     study: optuna.study.Study
+    best_trial: optuna.trial.FrozenTrial
     #: The best trial's model family and its estimator parameters.
     best_model_name: str
     best_params: dict[str, Any]
     #: The metric optimised (``cv_accuracy``, ``cv_rmse``) and the best trial's value of it.
     metric: str
     best_score: float
-    #: The best configuration refitted on the training split, scored on the held-out test split.
+    #: The best configuration fitted on the training split, scored on the held-out test split.
     test_score: float | None
     #: The study's MLflow run (each trial is a child run of it) and experiment.
     run_id: str
@@ -58,8 +64,7 @@ class TuneResult:
     #: The logged best model (``models:/m-…``), and its registration with ``register=``.
     model_uri: str | None
     registration: Registration | None
-    _model: Pipeline | None = None
-    _outcome: StudyOutcome | None = None
+    _outcome: StudyOutcome = field(repr=False, compare=False)
 
     def __repr__(self) -> str:
         """What a notebook shows for ``result``: the findings and where they are, never the data it holds."""
@@ -70,20 +75,17 @@ class TuneResult:
                 f"best_params={self.best_params!r}, best_model=<fitted pipeline, .best_model>, "
                 f"run_id={self.run_id!r}, model_uri={self.model_uri!r}{registered})")
 
-    @property
+    @functools.cached_property
     def best_model(self) -> Pipeline:
-        """The best configuration fitted on the training split (scikit-learn's ``best_estimator_``): `model`."""
-        return self.model
-
-    @property
-    def model(self) -> Pipeline:
-        """The best configuration fitted on the training split, ready to ``predict`` raw rows like ``X``'s."""
-        if self._model is None and self._outcome is not None:
-            plan, best = self._outcome.plan, self.study.best_trial
-            spec, params = plan.space.decode(best.params)
-            self._model = spec.build(params, seed_of(best), plan.data.columns).fit(plan.data.X_train,
-                                                                                   plan.data.y_train)
-        return self._model
+        """The best configuration, fitted as the logged model is (on every row unless ``refit_all_rows=False``),
+        ready to ``predict`` raw rows like ``X``'s. With ``log_model=False`` it is fitted here, when first used."""
+        delivered = self._outcome.delivered
+        if delivered is not None and delivered.model is not None:
+            return delivered.model
+        plan, best = self._outcome.plan, self.best_trial
+        spec, params = plan.space.decode(best.params)
+        rows = delivered_rows(plan.data, refit_all_rows=plan.config.refit_all_rows)
+        return spec.build(params, seed_of(best), plan.data.columns).fit(*rows)
 
 
 def tune(
@@ -210,10 +212,9 @@ def _result(outcome: StudyOutcome) -> TuneResult:
     scoring = plan.config.scoring
     test = (delivered.metrics.get(f"test_{scoring.name}") if delivered is not None else None)
     return TuneResult(
-        study=study, best_model_name=spec.name, best_params=params, metric=scoring.cv_name,
+        study=study, best_trial=best, best_model_name=spec.name, best_params=params, metric=scoring.cv_name,
         best_score=float(best.value), test_score=test, run_id=outcome.study_run_id,
         experiment_id=outcome.experiment_id,
         model_uri=f"models:/{delivered.model_id}" if delivered is not None and delivered.model_id else None,
-        registration=delivered.registration if delivered is not None else None,
-        _model=delivered.model if delivered is not None else None, _outcome=outcome,
+        registration=delivered.registration if delivered is not None else None, _outcome=outcome,
     )

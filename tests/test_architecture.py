@@ -199,3 +199,11 @@ def test_the_common_layer_imports_nothing_above_it():
              for target, node, _ in imports(path, name, known)
              if not target.startswith("search.common")]
     assert above == []
+
+
+def test_the_packages_face_gives_every_name_it_lists():
+    import search
+
+    assert sorted(search.__all__) == sorted(search._HOMES)
+    assert all(getattr(search, name) is not None for name in search.__all__)
+    assert issubclass(search.DataError, search.InputError) and issubclass(search.InputError, search.SearchError)

@@ -1,5 +1,6 @@
 """Real tables: regression, strings and blanks, every family on both tasks, and the notebook API (#16)."""
 
+import dataclasses
 import io
 import os
 import re
@@ -248,7 +249,7 @@ def test_tune_runs_a_regression_study_from_a_dataframe(workdir, tracking_uri):
     shown = repr(result)  # what a notebook cell ending in `result` shows
     assert f"cv_rmse={result.best_score:.4f}" in shown and "champion: version 1" in shown
     assert len(shown) < 1000 and "bmi" not in shown, "the findings, never the data"
-    predictions = result.model.predict(X.head(3))
+    predictions = result.best_model.predict(X.head(3))
     assert predictions.shape == (3,)
     from mlflow import MlflowClient
 
@@ -282,7 +283,12 @@ def test_tune_takes_a_frame_and_its_target_column_and_numpy_arrays(workdir, trac
     assert {name: logging.getLogger(name).level for name in ("mlflow", "urllib3")} == levels
     assert result.metric == "cv_accuracy" and result.best_score > 0.8
     assert set(result.best_model.predict(penguins.drop(columns="species").head(4))) <= set(penguins["species"])
-    assert result.best_model is result.model and "best_model=" in repr(result)
+    assert result.best_model is result.best_model and "best_model=" in repr(result), "fitted once, when first used"
+    data = result._outcome.plan.data
+    assert result.best_model[-1].n_samples_fit_ == data.n_samples, "fitted as the logged model is: on every row"
+    assert result.best_trial.number == result.study.best_trial.number and result.best_score == result.best_trial.value
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.best_score = 1.0  # type: ignore[misc]
     X, y = np.random.default_rng(0).normal(size=(60, 3)), np.arange(60) % 2
     assert search.tune(X, y, models=["knn"], n_trials=1, cv=3, log_model=False, figures=False, progress=False,
                        tracking_uri=tracking_uri).study.trials
