@@ -49,7 +49,7 @@ _RESUME = """
 import json, sys, time
 started = time.perf_counter()
 import optuna
-from search.stores.optuna import open_storage
+from search.stores.optuna_storage import open_storage
 from search.study import StudyConfig
 from search.study.plan import open_study, plan_study
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -30,7 +30,7 @@ import time
 started = time.perf_counter()
 import json, sys
 import optuna
-from search.stores.mlflow import quiet_mlflow
+from search.stores.tracking_store import quiet_mlflow
 from search.study import StudyConfig, run_study
 quiet_mlflow()
 optuna.logging.set_verbosity(optuna.logging.ERROR)

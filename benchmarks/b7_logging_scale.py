@@ -97,7 +97,7 @@ def _one_run(server: Server, workdir: Path, workers: int, n_trials: int, repeat:
              "--storage", str(storage), "--tracking-uri", server.url], cwd=workdir)
     wall = time.perf_counter() - started
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    from search.stores.optuna import open_storage
+    from search.stores.optuna_storage import open_storage
     from search.stores.urls import Store
 
     study = optuna.load_study(study_name=name, storage=open_storage(Store.parse(str(storage)), read_only=True))

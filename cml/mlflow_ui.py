@@ -19,7 +19,7 @@ from types import FrameType
 import project
 import studies
 from search.errors import SearchError
-from search.stores.mlflow import SERVER_ENVIRONMENT, prepare_tracking_store, server_command
+from search.stores.tracking_store import SERVER_ENVIRONMENT, prepare_tracking_store, server_command
 from search.stores.urls import Store
 
 PROG = "mlflow_ui"

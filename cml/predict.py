@@ -37,7 +37,7 @@ from search.deliverable.champion import ALIAS
 from search.deliverable.loading import UnsafeModelError
 from search.deliverable.predictions import REQUEST_FORMS, LoadedModel, load_model, predict_request
 from search.errors import InputError
-from search.stores.mlflow import quiet_mlflow
+from search.stores.tracking_store import quiet_mlflow
 from search.stores.urls import Kind, Store
 from search.text import one_line, squeeze
 

@@ -38,7 +38,7 @@ from search import defaults
 from search.errors import SearchError
 from search.interrupts import EXIT_CODE
 from search.report import ConsoleReporter, interrupted_line
-from search.stores.mlflow import quiet_mlflow, ui_address
+from search.stores.tracking_store import quiet_mlflow, ui_address
 from search.study import StudyConfig, StudyOutcome, run_study
 from search.study.remote import RemoteDriver
 from search.text import warnings_as_lines

@@ -182,7 +182,7 @@ def folds(data: Dataset, scoring: Scoring) -> BaseCrossValidator:
     return splitter(n_splits=scoring.cv, shuffle=True, random_state=FOLD_SEED)
 
 
-def cross_validate(
+def score_by_folds(
     pipeline: Pipeline,
     data: Dataset,
     scoring: Scoring,
@@ -233,7 +233,7 @@ def evaluate(
     on_fold: Callable[[int, list[float]], None] | None = None,
 ) -> Evaluation:
     """Cross-validate, then fit on the training split and score train and test (a `search run`)."""
-    result = cross_validate(pipeline, data, scoring, on_fold)
+    result = score_by_folds(pipeline, data, scoring, on_fold)
     result.model, scores = fit_and_score(pipeline, data, scoring)
     result.metrics = {**scores, **result.metrics, "fit_time": scores["fit_time"]}
     return result

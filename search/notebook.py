@@ -23,7 +23,7 @@ from search.evaluation import Scoring, delivered_rows
 from search.interrupts import embedded
 from search.plugins import ALL_MODELS
 from search.report import ConsoleReporter, interrupted_line
-from search.stores.mlflow import mlflow_quieted
+from search.stores.tracking_store import mlflow_quieted
 from search.study.config import StudyConfig
 from search.study.runner import run_study
 from search.text import warnings_as_lines_within

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from search import defaults
-from search.stores.mlflow import ui_address
+from search.stores.tracking_store import ui_address
 from search.study.progress import Reporter
 from search.text import numbers_text, plural
 from search.tracking import FAIL_REASON_ATTRIBUTE_KEY, INTERRUPTED_REASON, METRICS_ATTRIBUTE_KEY

@@ -18,8 +18,8 @@ from search.evaluation import Scoring, evaluate, smallest_fold
 from search.fit_process import run_fit
 from search.names import check_name, check_registered_name
 from search.seeds import check_seed, seed_or_drawn
-from search.stores.mlflow import experiment_id as find_experiment
-from search.stores.mlflow import prepare_tracking_store
+from search.stores.tracking_store import experiment_id as find_experiment
+from search.stores.tracking_store import prepare_tracking_store
 from search.stores.urls import Store, resolve_tracking
 
 if TYPE_CHECKING:

@@ -69,7 +69,7 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty MLflow sqlite store as the toolkit makes one, created once: MLflow's migrations take seconds."""
-    from search.stores.mlflow import prepare_tracking_store
+    from search.stores.tracking_store import prepare_tracking_store
     from search.stores.urls import Store
 
     path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"

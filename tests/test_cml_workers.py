@@ -53,7 +53,7 @@ def run_job(root: Path, env: dict[str, str], *args: str) -> subprocess.Completed
 def load_study(root: Path, name: str):
     import optuna
 
-    from search.stores.optuna import open_storage
+    from search.stores.optuna_storage import open_storage
     from search.stores.urls import Store
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -252,7 +252,7 @@ def test_a_trial_failed_by_sync_after_its_process_died_says_why(search_cli, stor
 def test_figures_show_the_estimators_parameters_and_the_metric(search_cli, storage):
     assert search_cli("study", "rf", "-n", "6", "--seed", "4", "--data", "iris", "--cv", "3", *QUICK).returncode == 0
     from search.deliverable.figures import study_figures
-    from search.stores.optuna import load_study
+    from search.stores.optuna_storage import load_study
     from search.stores.urls import Store
 
     study = load_study("random-forest-iris", Store.parse(storage))

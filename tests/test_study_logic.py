@@ -17,7 +17,7 @@ import optuna
 import pytest
 
 from search.errors import InputError
-from search.stores.optuna import open_storage
+from search.stores.optuna_storage import open_storage
 from search.stores.urls import Kind, Store, resolve_storage, resolve_tracking
 from search.study import StudyConfig, StudyError
 from search.study.config import mismatch
@@ -241,7 +241,7 @@ def test_a_finished_trial_without_a_run_is_left_to_a_live_process_elsewhere_for_
 
 _ASK_AND_DIE = """
 import os, sys, optuna
-from search.stores.optuna import open_storage
+from search.stores.optuna_storage import open_storage
 from search.stores.urls import resolve_storage
 from search.study.workers import trial_claim
 storage = open_storage(resolve_storage(sys.argv[1]), heartbeat=True, claim=trial_claim)

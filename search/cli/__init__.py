@@ -27,7 +27,7 @@ from search.cli.usage import PlainUsage
 from search.deliverable.lineage import record_command
 from search.errors import SearchError
 from search.interrupts import EXIT_CODE
-from search.stores.mlflow import quiet_mlflow
+from search.stores.tracking_store import quiet_mlflow
 from search.text import error_line as format_error
 from search.text import mask, warnings_as_lines
 

@@ -11,7 +11,7 @@ from search import defaults
 from search.cli import options as opt
 from search.cli.results import StudyName
 from search.deliverable.figures import write_figures
-from search.stores.optuna import load_study
+from search.stores.optuna_storage import load_study
 from search.stores.urls import resolve_storage
 
 

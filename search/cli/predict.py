@@ -12,7 +12,7 @@ from search.cli import options as opt
 from search.data import read_features
 from search.deliverable.predictions import load_model, model_uri, spreadsheet_safe
 from search.errors import InputError
-from search.stores.mlflow import check_existing_store
+from search.stores.tracking_store import check_existing_store
 from search.stores.urls import resolve_storage, resolve_tracking
 
 

@@ -15,7 +15,7 @@ from search import defaults
 from search.cli import options as opt
 from search.deliverable.best_model import DELIVERED_ATTRIBUTE_KEY
 from search.errors import InputError
-from search.stores.optuna import load_study
+from search.stores.optuna_storage import load_study
 from search.stores.urls import resolve_storage
 from search.tracking import METRICS_ATTRIBUTE_KEY
 from search.trials import shown_params, space_of, trials_frame

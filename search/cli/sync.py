@@ -6,7 +6,7 @@ from search import defaults
 from search.cli import options as opt
 from search.cli.results import StudyName
 from search.stores.urls import resolve_storage, resolve_tracking
-from search.study.sync import sync_study
+from search.study.repair import sync_study
 
 
 def sync(

@@ -10,7 +10,7 @@ import typer
 from search import defaults
 from search.cli import options as opt
 from search.errors import InputError
-from search.stores.mlflow import SERVER_ENVIRONMENT, check_existing_store, server_command, ui_address
+from search.stores.tracking_store import SERVER_ENVIRONMENT, check_existing_store, server_command, ui_address
 from search.stores.urls import resolve_tracking
 
 

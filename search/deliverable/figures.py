@@ -19,7 +19,7 @@ from models import MODEL_DIMENSION
 from search.common.processes import start as start_process
 from search.common.processes import watch_parent
 from search.errors import InputError
-from search.stores.optuna import open_storage
+from search.stores.optuna_storage import open_storage
 from search.text import one_line, plural
 from search.trials import metric_of, space_of, trials_frame
 

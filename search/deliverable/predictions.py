@@ -15,7 +15,7 @@ from models import numeric_columns
 from search.deliverable.best_model import BEST_MODEL_TAG
 from search.deliverable.loading import describe, load_estimator
 from search.errors import InputError
-from search.stores.optuna import load_study
+from search.stores.optuna_storage import load_study
 from search.text import one_line
 from search.tracking import STUDY_RUN_ATTRIBUTE_KEY
 

@@ -10,7 +10,7 @@ Read in this order:
 - `workers`: the command's trial quota, worker processes, who runs a trial; `orphans`: trials whose
   process died; `progress`: following the study as it runs;
 - `callbacks`: its MLflow tracking; `samplers`: samplers and pruners by name; `outcome`: what it did;
-- `sync`: ``search sync``, mending a study's runs after a crash or an outage.
+- `repair`: ``search sync``, mending a study's runs after a crash or an outage.
 """
 
 from search.study.config import StudyConfig, StudyError

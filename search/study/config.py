@@ -19,7 +19,7 @@ from search.evaluation import Scoring
 from search.names import check_name, check_registered_name
 from search.plugins import ALL_MODELS, models_named, names_all
 from search.seeds import check_seed
-from search.stores.optuna import check_storage_url
+from search.stores.optuna_storage import check_storage_url
 from search.stores.urls import Store, resolve_storage, resolve_tracking
 
 #: Settings a resumed study must share with its first run, or its trials would not compare.

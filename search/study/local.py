@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from search.common.processes import process_context
 from search.interrupts import Interrupts
-from search.stores.optuna import open_storage
+from search.stores.optuna_storage import open_storage
 from search.study.callbacks import study_callback
 from search.study.drivers import Ran
 from search.study.execution import run_quota

@@ -9,7 +9,7 @@ import statistics
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from search.evaluation import cross_validate, smallest_fold
+from search.evaluation import score_by_folds, smallest_fold
 from search.fit_process import run_fit
 from search.interrupts import Interrupted, Interrupts
 from search.study.workers import worker_id
@@ -70,7 +70,7 @@ def make_objective(
                     raise optuna.TrialPruned()
 
         def fit(send: Callable[[float], None]) -> Evaluation:  # in the child: the trial's folds
-            return cross_validate(pipeline, data, scoring, on_fold=lambda step, so_far: send(so_far[-1]))
+            return score_by_folds(pipeline, data, scoring, on_fold=lambda step, so_far: send(so_far[-1]))
 
         seconds, why = limit() if limit is not None else (None, "")
         with interrupts.fitting():

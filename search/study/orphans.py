@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search.stores.optuna import stale_trial_retry
+from search.stores.optuna_storage import stale_trial_retry
 from search.trials import worker_of
 
 if TYPE_CHECKING:

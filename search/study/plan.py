@@ -22,7 +22,7 @@ from models import DataShape, ParamError, SearchSpace
 from search.errors import InputError
 from search.evaluation import smallest_fold
 from search.seeds import offset, seed_or_drawn
-from search.stores.optuna import StorageError, holds_studies, open_storage
+from search.stores.optuna_storage import StorageError, holds_studies, open_storage
 from search.study.config import StudyConfig, StudyError, mismatch
 from search.study.samplers import make_pruner, make_sampler
 from search.study.workers import worker_id

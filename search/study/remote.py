@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from search.common.processes import process_context
 from search.interrupts import Interrupted, Interrupts
-from search.stores.optuna import open_storage
+from search.stores.optuna_storage import open_storage
 from search.stores.urls import Kind
 from search.study.config import StudyConfig, StudyError
 from search.study.drivers import Ran

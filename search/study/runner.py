@@ -26,9 +26,9 @@ from search.deliverable.lineage import lineage, provenance_tags
 from search.errors import SearchError
 from search.interrupts import Interrupts
 from search.stores.checks import check_stores
-from search.stores.mlflow import experiment_id as find_experiment
-from search.stores.mlflow import prepare_tracking_store
-from search.stores.optuna import open_storage
+from search.stores.optuna_storage import open_storage
+from search.stores.tracking_store import experiment_id as find_experiment
+from search.stores.tracking_store import prepare_tracking_store
 from search.study.callbacks import study_callback
 from search.study.config import StudyConfig
 from search.study.drivers import Ran

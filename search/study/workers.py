@@ -44,7 +44,7 @@ def worker_id() -> str:
 
 
 def trial_claim() -> dict[str, Any]:
-    """What a trial this process runs records of it from its creation (see `search.stores.optuna.open_storage`)."""
+    """What a trial this process runs records of it from its creation (see `optuna_storage.open_storage`)."""
     return {TRIAL_ATTRIBUTE_KEY: {"worker": worker_id()}}
 
 

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 from search.deliverable.best_model import StudyOnRun, deliver
 from search.deliverable.lineage import lineage
 from search.errors import InputError
-from search.stores.mlflow import experiment_id as find_experiment
-from search.stores.mlflow import prepare_tracking_store
-from search.stores.optuna import load_study, open_storage
+from search.stores.optuna_storage import load_study, open_storage
+from search.stores.tracking_store import experiment_id as find_experiment
+from search.stores.tracking_store import prepare_tracking_store
 from search.study.callbacks import study_callback
 from search.study.config import StudyConfig
 from search.study.orphans import fail_orphans
