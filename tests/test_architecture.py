@@ -16,8 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from conftest import REPO
+from support import REPO
 
 PACKAGES = ("search", "models")
 #: The CML scripts import each other by file name, as CML runs them (``import project``).
@@ -207,3 +206,13 @@ def test_the_packages_face_gives_every_name_it_lists():
     assert sorted(search.__all__) == sorted(search._HOMES)
     assert all(getattr(search, name) is not None for name in search.__all__)
     assert issubclass(search.DataError, search.InputError) and issubclass(search.InputError, search.SearchError)
+
+
+def test_no_test_imports_conftest():
+    """pytest loads conftest itself; a test importing it as a module loads it twice. Shared helpers: support.py."""
+    importing = [path.name for path in sorted((REPO / "tests").glob("*.py"))
+                 if any(isinstance(node, (ast.Import, ast.ImportFrom))
+                        and "conftest" in ([a.name for a in node.names] if isinstance(node, ast.Import)
+                                           else [node.module or ""])
+                        for node in ast.walk(ast.parse(path.read_text())))]
+    assert importing == []

@@ -4,8 +4,7 @@ import os
 
 import optuna
 import pytest
-
-from conftest import QUICK, free_port, require_system
+from support import QUICK, free_port, require_system
 
 
 def _one_line_error(result, code, fragment):

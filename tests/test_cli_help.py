@@ -1,6 +1,6 @@
 """What ``search`` says about itself: help that reads, a version, accurate option texts."""
 
-from conftest import SEARCH
+from support import SEARCH
 
 
 def test_bare_search_prints_the_readable_help(run_cli):

@@ -8,9 +8,8 @@ import time
 
 import optuna
 import pytest
-
-from conftest import QUICK, SEARCH, cli_env
-from conftest import experiment_runs as _study_runs
+from support import QUICK, SEARCH, cli_env
+from support import experiment_runs as _study_runs
 
 
 def test_study_logs_one_parent_and_a_child_run_per_trial(search_cli, client, storage):

@@ -9,8 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from conftest import SEARCH, cli_env, free_port, require_system
+from support import SEARCH, cli_env, free_port, require_system
 
 
 def listening_addresses(port: int) -> set[str]:

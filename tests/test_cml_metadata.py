@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import REPO
 
 import project
-from conftest import REPO
 
 METADATA = REPO / project.METADATA_FILE
 

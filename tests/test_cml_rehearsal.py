@@ -31,10 +31,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-import project
-import studies
-from conftest import (
+from support import (
     ARTIFACTS,
     CDSW_DOMAIN,
     CML_OWN_TRACKING,
@@ -47,6 +44,9 @@ from conftest import (
     page_text,
     project_env,
 )
+
+import project
+import studies
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import ARTIFACTS, CML_STANDIN, PYTHON, MlflowServer, copy_project, experiment_runs, project_env
+from support import ARTIFACTS, CML_STANDIN, PYTHON, MlflowServer, copy_project, experiment_runs, project_env
 
 pytestmark = pytest.mark.slow
 

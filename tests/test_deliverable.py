@@ -14,8 +14,8 @@ import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from support import ARTIFACTS, SEARCH, cli_env, experiment_runs, page_text
 
-from conftest import ARTIFACTS, SEARCH, cli_env, experiment_runs, page_text
 from search.data import DataSpec
 
 

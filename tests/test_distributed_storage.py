@@ -2,8 +2,7 @@
 
 import optuna
 import pytest
-
-from conftest import experiment_runs
+from support import experiment_runs
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ import optuna
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from support import QUICK, experiment_runs
 
-from conftest import QUICK, experiment_runs
 from search.interrupts import Interrupted, Interrupts
 from search.tracking import MLflowCallback
 

@@ -5,9 +5,8 @@ import sys
 
 import optuna
 import pytest
-
-from conftest import cli_env
-from conftest import experiment_runs as _layout
+from support import cli_env
+from support import experiment_runs as _layout
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
-
-from conftest import SEARCH, cli_env, experiment_runs, pip_install
+from support import SEARCH, cli_env, experiment_runs, pip_install
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-
-from conftest import QUICK, SEARCH, MlflowServer, all_runs, cli_env, experiment_runs
+from support import QUICK, SEARCH, MlflowServer, all_runs, cli_env, experiment_runs
 
 pytestmark = pytest.mark.slow
 

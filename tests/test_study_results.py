@@ -9,8 +9,7 @@ import re
 
 import optuna
 import pytest
-
-from conftest import QUICK, experiment_runs
+from support import QUICK, experiment_runs
 
 
 @pytest.mark.slow  # a whole study with its helper processes

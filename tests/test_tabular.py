@@ -12,8 +12,8 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from support import QUICK, all_runs, experiment_runs
 
-from conftest import QUICK, all_runs, experiment_runs
 from models import DataShape
 from search.data import load_dataset
 from search.evaluation import Scoring, smallest_fold
@@ -206,7 +206,7 @@ def test_a_mixed_csv_study_registers_a_champion_that_predicts_raw_rows(search_cl
 def test_the_cml_model_answers_records_with_strings_and_blanks(search_cli, tracking_uri, workdir, monkeypatch):
     import importlib.util
 
-    from conftest import copy_project
+    from support import copy_project
 
     frame = _mixed_csv(workdir / "shop.csv")
     project = copy_project(workdir / "project")

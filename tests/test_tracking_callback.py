@@ -10,9 +10,9 @@ import mlflow
 import optuna
 import pytest
 from mlflow import MlflowClient
+from support import all_runs as runs_of
+from support import experiment_runs
 
-from conftest import all_runs as runs_of
-from conftest import experiment_runs
 from search.tracking import METRICS_ATTRIBUTE_KEY, MLflowCallback, UnloggedTrialsWarning, record_failures
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
