@@ -9,7 +9,7 @@ says what each column is), for classification or regression (`search.tasks`).
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -191,16 +191,21 @@ def _load(source: str, target: str | None) -> _Raw:
     return _load_csv(Path(source), target)
 
 
-def read_features(path: Path) -> pd.DataFrame:
-    """A CSV file's rows, or a one-line `DataError` saying why it cannot be read.
+def read_features(path: Path, target: str | None = None) -> pd.DataFrame:
+    """A CSV file's rows, or a one-line `DataError` saying why it cannot be read (or has no ``target`` column).
 
     A UTF-8 byte-order mark (Excel writes one) is not part of the first column's name.
     """
-    _check_is_a_file(path)  # before pandas is imported: a wrong path is said at once
+    _check_is_a_file(path)  # before pandas is imported: a wrong path, header or target is said at once
+    try:
+        header = _check_header(path)
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"cannot read data file {str(path)!r}: {one_line(error)}") from None
+    if target is not None and header and target not in header:
+        raise DataError(_no_target(f"data file {str(path)!r}", target, header))
     import pandas as pd
 
     try:
-        _check_header(path)
         frame = pd.read_csv(path, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise DataError(f"data file {str(path)!r} is empty") from None
@@ -228,8 +233,8 @@ def _check_is_a_file(path: Path) -> None:
         raise DataError(f"data file {str(path)!r} is {what}, not a CSV file")
 
 
-def _check_header(path: Path) -> None:
-    """Refuse a CSV naming a column twice (pandas would quietly rename the second ``x0.1``)."""
+def _check_header(path: Path) -> list[str]:
+    """A CSV file's column names; refused if one is there twice (pandas would quietly rename the second ``x0.1``)."""
     from collections import Counter
 
     with open(path, newline="", encoding="utf-8-sig") as file:
@@ -238,10 +243,15 @@ def _check_header(path: Path) -> None:
     if twice:
         raise DataError(f"data file {str(path)!r} has the column name {twice[0]!r} more than once: "
                         "give each column its own name")
+    return header
+
+
+def _no_target(where: str, target: str, columns: Sequence[Any]) -> str:
+    return f"{where} has no target column {target!r} (columns: {', '.join(map(str, columns[:20]))})"
 
 
 def _load_csv(path: Path, target: str) -> _Raw:
-    frame = read_features(path)
+    frame = read_features(path, target)
     return _from_table(frame, target, f"data file {str(path)!r}", path.name, {"uri": str(path.resolve())},
                        description=f"{path.resolve()} (target={target})")
 
@@ -250,8 +260,7 @@ def _from_table(frame: pd.DataFrame, target: str, where: str, name: str, origin:
                 description: str | None = None) -> _Raw:
     """A table's features and target; rows without a target are left out with a note."""
     if target not in frame.columns:
-        columns = ", ".join(map(str, frame.columns[:20]))
-        raise DataError(f"{where} has no target column {target!r} (columns: {columns})")
+        raise DataError(_no_target(where, target, list(frame.columns)))
     features = frame.drop(columns=[target])
     if features.shape[1] == 0:
         raise DataError(f"{where} has no feature columns besides {target!r}")

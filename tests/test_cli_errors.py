@@ -362,3 +362,18 @@ def test_a_run_into_a_store_in_a_folder_that_does_not_exist_is_refused_and_makes
     result = search_cli("run", "knn", "--tracking-uri", f"sqlite:///{missing}/m.db")
     _one_line_error(result, 2, f"cannot create the MLflow tracking store {missing}/m.db: no such directory {missing}")
     assert _files(workdir) == {} and not (workdir / "no").exists()
+
+
+def test_a_target_the_csv_does_not_have_is_refused_from_its_header_before_pandas_is_imported(workdir):
+    """The commonest mistake with a CSV, a mistyped --target, said at once: the header alone tells."""
+    import subprocess
+    import sys
+
+    _csv(workdir / "table.csv", ["age,income,churned", "30,1.5,yes", "40,2.5,no"])
+    program = ("import sys\nfrom search.cli import main\ntry:\n    main(['study', 'knn', '--data', 'table.csv', "
+               "'--target', 'churn'])\nexcept SystemExit as done:\n    print('EXIT', done.code)\n"
+               "print('HEAVY', [m for m in ('pandas', 'mlflow', 'sklearn') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=workdir)
+    assert "EXIT 2" in out.stdout and "HEAVY []" in out.stdout, (out.stdout, out.stderr)
+    assert "has no target column 'churn' (columns: age, income, churned)" in out.stderr
+    assert sorted(p.name for p in workdir.iterdir()) == ["table.csv"], "nothing created"
