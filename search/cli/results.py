@@ -57,9 +57,7 @@ def best(
     is delivered, the scores of that configuration fitted on the training
     split (train_*, test_*).
     """
-    import pandas as pd
-
-    study = load_study(study_name, resolve_storage(storage))
+    study = load_study(study_name, resolve_storage(storage))  # a study that is not there: said before pandas loads
     try:
         trial = study.best_trial
     except ValueError:
@@ -71,6 +69,8 @@ def best(
     if delivered.get("trial") == trial.number:
         scores.update(delivered)
     row.update({k: v for k, v in scores.items() if k != "trial" and isinstance(v, (int, float))})
+    import pandas as pd
+
     emit(pd.DataFrame([row]), fmt, single=True)
 
 
