@@ -74,7 +74,6 @@ class Interrupts:
         self._fitting = interruptible
         self._pending = False  # a signal came inside `writing`: it raises when the write is done
         self._signum = signal.SIGINT  # the first signal, to deliver again if a finaliser swallowed what it raised
-        self._swallowed = False
         self._in_hook = False
         self._previous_hook = sys.unraisablehook
         self._announce = None if worker or announce is None else f"\nsearch: {announce}\n".encode()
@@ -143,11 +142,12 @@ class Interrupts:
             self._fitting = before
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self._swallowed:  # our own second delivery of the first signal
-            if self._in_hook:  # not yet back in the fit: once more, later
-                _deliver_later(signum)
+        if _redelivered:  # our own second delivery of a first signal (see `_unraisable`)
+            if _redelivered.pop(0) is not self:  # it outlived the handling that asked for it, which took the signal
                 return
-            self._swallowed = False
+            if self._in_hook:  # not yet back in the fit: once more, later
+                _deliver_later(signum, self)
+                return
             if self._fitting:
                 self._fitting = False
                 raise Interrupted()
@@ -182,15 +182,17 @@ class Interrupts:
             self._previous_hook(unraisable)
             return
         self._fitting = True  # the finaliser ran inside the fit the signal was meant to end
-        self._swallowed = self._in_hook = True
+        self._in_hook = True
         try:
-            _deliver_later(self._signum)
+            _deliver_later(self._signum, self)
         finally:
             self._in_hook = False
 
 
 #: The signal handling in force in the main thread, innermost last.
 _active: list[Interrupts] = []
+#: Signals delivered again by `_deliver_later` and not yet handled, oldest first: the handling that asked for each.
+_redelivered: list[Interrupts] = []
 #: Inside `embedded`: the process is someone else's (a notebook's kernel).
 _embedded: list[bool] = []
 
@@ -220,11 +222,14 @@ def stop_requested() -> bool:
     return bool(_active) and _active[-1].signalled
 
 
-def _deliver_later(signum: int) -> None:
+def _deliver_later(signum: int, owner: Interrupts) -> None:
     """Have the main thread run ``signum``'s handler again, from another thread: never inside the caller.
 
     A raw thread, not `threading`: a signal handler must not wait on the locks the code it interrupted may hold.
+    It may arrive once ``owner``'s handling has ended (the fit ended first): the handling then in force knows it
+    for a delivery of a signal already taken, not a new one (`_redelivered`).
     """
+    _redelivered.append(owner)
     _thread.start_new_thread(_thread.interrupt_main, (signum,))
 
 

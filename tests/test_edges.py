@@ -187,6 +187,21 @@ def test_a_signal_handled_inside_a_finaliser_still_ends_the_fit_without_a_traceb
     assert "Traceback" not in capfd.readouterr().err
 
 
+def test_a_signal_delivered_again_after_its_fit_ended_is_not_taken_for_a_new_one(capfd):
+    """A finaliser swallowed the first Ctrl-C and the fit ended before our second delivery of it arrived: the
+    wrap-up's handling took it for a new signal, said "stopping" twice and cut the write-up short."""
+    from search import interrupts as module
+
+    study_phase = Interrupts(stop=lambda: None)
+    module._redelivered.append(study_phase)  # asked for by the study's phase, which has ended since
+    stops = []
+    wrap_up = Interrupts(stop=lambda: stops.append(1), interruptible=True)
+    with wrap_up:
+        signal.raise_signal(signal.SIGINT)  # the delivery arrives here, in the wrap-up
+    assert stops == [] and not wrap_up.signalled and module._redelivered == []
+    assert "stopping" not in capfd.readouterr().err
+
+
 def _a_compiled_fit_that_rewrites_errors() -> None:
     try:
         signal.raise_signal(signal.SIGINT)  # Ctrl-C, handled inside the fit
