@@ -6,15 +6,17 @@ connections: two processes talking over one connection corrupt each other's
 conversation. SQLAlchemy's documented recipe ("Using Connection Pools with
 Multiprocessing or os.fork()"), applied to every pool, makes a child drop such
 a connection (without closing it: it is still the parent's) and open its own.
+That guard runs after a pool's pre-ping, which a child would send over the
+parent's socket (and a failed ping closes it): an engine with pre-ping is
+passed to `forget_in_children`, the recipe's other half, so a child starts it
+with an empty pool.
+
 Forking a process that runs threads can copy a held lock, so then a helper is
 forked by multiprocessing's fork server instead: a clean process started once
 per owner, with MLflow imported once, which forks each helper in milliseconds
 (a spawned interpreter would import MLflow again for each, about 2.7 s of CPU:
 a notebook's kernel always runs threads, and MLflow leaves an artifact thread
-pool behind once a model is logged). That guard runs after a pool's
-pre-ping, which a child would send over the parent's socket (and a failed ping
-closes it): an engine with pre-ping is passed to `forget_in_children`, the
-recipe's other half, so a child starts it with an empty pool.
+pool behind once a model is logged).
 
 A helper must never outlive its owner: `watch_parent` ends it within a second
 of the owner's death (kill -9 included), whatever it is doing.
